@@ -1,0 +1,44 @@
+"""vitpose-trt: ViTPose from PyTorch to ONNX, TensorRT / TensorRT-RTX engines and a batched runtime.
+
+Public API re-exports only; heavy libraries (torch, onnx, tensorrt, cupy) load when a feature needs them.
+"""
+
+from .errors import (
+    AccuracyError,
+    CalibrationError,
+    CheckpointError,
+    ConfigError,
+    DeviceError,
+    EngineBuildError,
+    EngineLoadError,
+    ExportError,
+    InputError,
+    MissingDependencyError,
+    UserError,
+    VitPoseError,
+)
+from .keypoints import KEYPOINT_SETS, KeypointSet
+from .model.loading import load_model
+from .specs import MODELS, ModelSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KEYPOINT_SETS",
+    "MODELS",
+    "AccuracyError",
+    "CalibrationError",
+    "CheckpointError",
+    "ConfigError",
+    "DeviceError",
+    "EngineBuildError",
+    "EngineLoadError",
+    "ExportError",
+    "InputError",
+    "KeypointSet",
+    "MissingDependencyError",
+    "ModelSpec",
+    "UserError",
+    "VitPoseError",
+    "load_model",
+]

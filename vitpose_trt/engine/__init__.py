@@ -1,0 +1,1 @@
+"""TensorRT / TensorRT-RTX engine builder and metadata sidecars (needs tensorrt or tensorrt_rtx)."""

@@ -1,0 +1,1 @@
+"""PoseEstimator and its backends (onnxruntime, torch, tensorrt); each backend loads its library lazily."""
