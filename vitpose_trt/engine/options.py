@@ -1,0 +1,127 @@
+"""What a user may ask of the engine builder, validated before any library is imported.
+
+Pure data (standard library only): the CLI parses into a `BuildOptions`, and the sidecar stores
+`BuildOptions.to_dict()` so a later build can tell whether anything changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+#: `builder` values: "auto" picks tensorrt when importable, else tensorrt_rtx.
+BUILDERS = ("auto", "tensorrt", "tensorrt-rtx")
+#: Import name of each forceable builder library.
+BUILDER_MODULES = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
+#: TensorRT's builder optimization levels (IBuilderConfig.builder_optimization_level), 3 is its default.
+OPTIMIZATION_LEVELS = range(0, 6)
+#: Default (MIN, OPT, MAX) batch of the optimization profile.
+DEFAULT_BATCH = (1, 8, 32)
+#: "SM89", "sm_89", "8.9" or "89" all mean compute capability 8.9; "current" means the local GPU.
+_CC_PATTERN = re.compile(r"^(?:sm_?)?(\d{2,3})$|^(\d{1,2})\.(\d)$", re.IGNORECASE)
+CURRENT_CC = "CURRENT"
+
+
+def normalized_compute_capability(text: str) -> str:
+    """Return `text` spelled like a `tensorrt_rtx.ComputeCapability` member ("SM89", "CURRENT").
+
+    Raises `ConfigError` for anything that is not a compute capability. Whether the installed
+    TensorRT-RTX can target it is checked at build time (its enum is the authority).
+    """
+    cleaned = text.strip()
+    if cleaned.upper() == CURRENT_CC:
+        return CURRENT_CC
+    match = _CC_PATTERN.match(cleaned)
+    if match is None:
+        raise ConfigError(f"bad compute capability {text!r}: write it like 8.9, 89 or SM89")
+    digits = match.group(1) or f"{match.group(2)}{match.group(3)}"
+    return f"SM{digits}"
+
+
+def parse_batch(text: str) -> tuple[int, int, int]:
+    """Parse "MIN:OPT:MAX" (or one number N, meaning N:N:N) into a validated batch profile."""
+    parts = text.split(":")
+    if len(parts) == 1:
+        parts = parts * 3
+    if len(parts) != 3:
+        raise ConfigError(f"bad batch profile {text!r}: write MIN:OPT:MAX, e.g. 1:8:32")
+    try:
+        batch = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"bad batch profile {text!r}: MIN, OPT and MAX must be integers") from None
+    return _validated_batch(batch)
+
+
+def _validated_batch(batch) -> tuple[int, int, int]:
+    values = tuple(batch)
+    if len(values) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"batch profile must be three integers (MIN, OPT, MAX), got {batch!r}")
+    low, opt, high = values
+    if low < 1 or not low <= opt <= high:
+        raise ConfigError(f"batch profile needs 1 <= MIN <= OPT <= MAX, got {low}:{opt}:{high}")
+    return low, opt, high
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build an engine from an ONNX file.
+
+    builder: "auto" | "tensorrt" | "tensorrt-rtx". batch: (MIN, OPT, MAX) of the input's batch
+    dimension. workspace_mib: cap on the builder's workspace memory pool (None = library default).
+    optimization_level: builder optimization level 0-5 (None = library default, 3).
+    compute_capabilities: TensorRT-RTX targets such as ("SM86", "SM89") (empty = RTX's default set;
+    rejected for full TensorRT, which always builds for the local GPU). timing_cache: a persistent
+    timing cache file (TensorRT only; TensorRT-RTX has no tactic timing and ignores it).
+    force: rebuild even when the sidecar says nothing changed.
+    """
+
+    builder: str = "auto"
+    batch: tuple[int, int, int] = DEFAULT_BATCH
+    workspace_mib: int | None = None
+    optimization_level: int | None = None
+    compute_capabilities: tuple[str, ...] = ()
+    timing_cache: Path | None = None
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.builder not in BUILDERS:
+            raise ConfigError(f"unknown builder {self.builder!r}; valid builders: {', '.join(BUILDERS)}")
+        object.__setattr__(self, "batch", _validated_batch(self.batch))
+        if self.workspace_mib is not None and (not _is_int(self.workspace_mib) or self.workspace_mib < 1):
+            raise ConfigError(f"workspace must be a positive number of MiB, got {self.workspace_mib!r}")
+        if self.optimization_level is not None and (
+            not _is_int(self.optimization_level) or self.optimization_level not in OPTIMIZATION_LEVELS
+        ):
+            raise ConfigError(
+                f"optimization level must be an integer {OPTIMIZATION_LEVELS.start}-{OPTIMIZATION_LEVELS.stop - 1}, "
+                f"got {self.optimization_level!r}"
+            )
+        if isinstance(self.compute_capabilities, str):
+            raise ConfigError("compute_capabilities must be a sequence of strings, e.g. ('SM86', 'SM89')")
+        ccs = tuple(dict.fromkeys(normalized_compute_capability(str(c)) for c in self.compute_capabilities))
+        object.__setattr__(self, "compute_capabilities", ccs)
+        if ccs and self.builder == "tensorrt":
+            raise ConfigError(
+                "compute capabilities can only be chosen with --builder tensorrt-rtx; "
+                "TensorRT builds for the GPU it runs on"
+            )
+        if self.timing_cache is not None:
+            object.__setattr__(self, "timing_cache", Path(self.timing_cache))
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, stored in the sidecar; `force` is left out (it never changes the engine)."""
+        return {
+            "builder": self.builder,
+            "batch": list(self.batch),
+            "workspace_mib": self.workspace_mib,
+            "optimization_level": self.optimization_level,
+            "compute_capabilities": list(self.compute_capabilities),
+            "timing_cache": None if self.timing_cache is None else str(self.timing_cache),
+        }
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
