@@ -1,0 +1,158 @@
+"""Boxes -> centre/scale -> 2x3 warp matrices, and heatmap coordinates back to image pixels.
+
+Numpy only. Coordinate frames (all (x, y), pixel centres at integer coordinates):
+
+- image px: the input image; boxes are xyxy in image px (continuous corners, width = x2 - x1).
+- crop px: the network input, INPUT_WIDTH x INPUT_HEIGHT (192 x 256).
+- heatmap px: the network output, HEATMAP_WIDTH x HEATMAP_HEIGHT (48 x 64).
+
+A box becomes a centre and a "scale" as in the official ViTPose / mmpose 0.x `_box2cs`: the box is grown to the
+network aspect ratio (192:256, W:H) around its centre, padded by BOX_PADDING and expressed in units of
+PIXEL_STD pixels. Two warps follow the official code:
+
+- "udp" (unbiased data processing, `get_warp_matrix`): the padded box spans the crop's size-minus-one grid:
+  its left edge maps to crop x = 0 and its right edge to crop x = 191; heatmaps use the same convention, so
+  heatmap x = crop x * 47 / 191.
+- "classic" (`get_affine_transform`): the box centre maps to the crop centre (96, 128) with one isotropic
+  scale 192 / box width; heatmap x = crop x / 4 (the official, half-pixel-biased convention).
+
+Degenerate boxes: a box with a negative width or height (usually xywh passed as xyxy), or with both zero (a
+point), raises `InputError`. A box with one zero side is a line; the aspect-ratio rule gives it the other
+side's extent, exactly as the official pipeline does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError, InputError
+from .keypoints import WARPS
+from .specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
+
+#: Width / height of the network input; boxes are grown to this aspect ratio.
+ASPECT_RATIO = INPUT_WIDTH / INPUT_HEIGHT
+#: The official "pixel std": scales are box sizes in units of this many pixels.
+PIXEL_STD = 200.0
+#: Context added around every box (the official test-time padding).
+BOX_PADDING = 1.25
+BOX_FORMATS = ("xyxy", "xywh")
+_BOX_COLUMNS = 4
+
+
+def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
+    """Return `boxes` as a validated (N, 4) float64 array of xyxy image-pixel boxes.
+
+    boxes: (N, 4) array-like (lists accepted, N may be 0), xyxy (x1, y1, x2, y2) or, with
+    box_format="xywh", COCO (x, y, width, height) with x2 = x + width.
+    Raises `InputError` for a wrong shape, non-finite values or degenerate boxes (module docstring),
+    `ConfigError` for an unknown box_format.
+    """
+    if box_format not in BOX_FORMATS:
+        raise ConfigError(f"unknown box_format {box_format!r}; valid: {', '.join(BOX_FORMATS)}")
+    try:
+        array = np.array(boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"boxes must be a numeric (N, 4) array: {exc}") from None
+    if array.size == 0:
+        array = array.reshape(0, _BOX_COLUMNS)
+    if array.ndim != 2 or array.shape[1] != _BOX_COLUMNS:
+        raise InputError(f"boxes must have shape (N, 4), got {array.shape}; pass one box as [box]")
+    if not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        raise InputError(f"boxes contain NaN or infinite values (rows {bad[:5].tolist()})")
+    if box_format == "xywh":
+        array[:, 2:] += array[:, :2]
+    _check_box_sizes(array)
+    return array
+
+
+def _check_box_sizes(boxes: np.ndarray) -> None:
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    negative = np.flatnonzero((width < 0) | (height < 0))
+    if negative.size:
+        raise InputError(
+            f"boxes {negative[:5].tolist()} have a negative width or height: boxes are xyxy "
+            "(x1, y1, x2, y2) unless box_format='xywh'"
+        )
+    empty = np.flatnonzero((width == 0) & (height == 0))
+    if empty.size:
+        raise InputError(f"boxes {empty[:5].tolist()} have zero width and zero height (a point)")
+
+
+def centers_scales_from_boxes(boxes_xyxy_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (centers (N, 2), scales (N, 2)) float64 for xyxy image-pixel boxes (N, 4).
+
+    centers: box centres in image px. scales: the padded, aspect-corrected box (width, height) in units of
+    PIXEL_STD px, as the official `_box2cs` (which works in float32; this works in float64).
+    """
+    boxes = boxes_xyxy(boxes_xyxy_)
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    centers = np.stack([boxes[:, 0] + width * 0.5, boxes[:, 1] + height * 0.5], axis=1)
+    grown_width = np.where(width < ASPECT_RATIO * height, height * ASPECT_RATIO, width)
+    grown_height = np.where(width > ASPECT_RATIO * height, width / ASPECT_RATIO, height)
+    scales = np.stack([grown_width, grown_height], axis=1) / PIXEL_STD * BOX_PADDING
+    return centers, scales
+
+
+def _check_warp(warp: str) -> None:
+    if warp not in WARPS:
+        raise ConfigError(f"unknown warp {warp!r}; valid: {', '.join(WARPS)}")
+
+
+def warps_from_boxes(
+    boxes_xyxy_: np.ndarray, warp: str = "udp", *, size: tuple[int, int] = (INPUT_WIDTH, INPUT_HEIGHT)
+) -> np.ndarray:
+    """Return (N, 2, 3) float64 affine matrices mapping image px to crop px, one per xyxy box.
+
+    `[x_crop, y_crop] = M @ [x, y, 1]`, the matrix `cv2.warpAffine` takes. size: output (width, height);
+    the default is the network input; (HEATMAP_WIDTH, HEATMAP_HEIGHT) gives image px -> heatmap px, whose
+    inverse is `image_points_from_heatmap`. warp: "udp" (official `get_warp_matrix` with rotation 0) or
+    "classic" (official `get_affine_transform` with rotation 0).
+    """
+    _check_warp(warp)
+    centers, scales = centers_scales_from_boxes(boxes_xyxy_)
+    box_size = scales * PIXEL_STD
+    out_size = np.asarray(size, dtype=np.float64)
+    if warp == "udp":
+        factor = (out_size - 1.0) / box_size
+        offset = factor * (box_size * 0.5 - centers)
+    else:
+        # Classic: one isotropic factor from the box width; the centre maps to the output centre.
+        factor = np.repeat(out_size[0] / box_size[:, :1], 2, axis=1)
+        offset = out_size * 0.5 - factor * centers
+    warps = np.zeros((len(centers), 2, 3), dtype=np.float64)
+    warps[:, 0, 0], warps[:, 1, 1] = factor[:, 0], factor[:, 1]
+    warps[:, :, 2] = offset
+    return warps
+
+
+def inverted_warps(warps: np.ndarray) -> np.ndarray:
+    """Return the (N, 2, 3) inverses of (N, 2, 3) affine matrices (crop px -> image px for crop warps)."""
+    warps = np.asarray(warps, dtype=np.float64)
+    linear, shift = warps[:, :, :2], warps[:, :, 2:]
+    inverse_linear = np.linalg.inv(linear)
+    return np.concatenate([inverse_linear, -inverse_linear @ shift], axis=2)
+
+
+def image_points_from_heatmap(
+    points: np.ndarray,
+    boxes_xyxy_: np.ndarray,
+    warp: str = "udp",
+    *,
+    heatmap_size: tuple[int, int] = (HEATMAP_WIDTH, HEATMAP_HEIGHT),
+) -> np.ndarray:
+    """Return (N, K, 2) float64 image px for (N, K, 2) heatmap-px points (x, y) of the N xyxy boxes.
+
+    The official `transform_preds`: udp uses the size-minus-one grid (heatmap x = 0 and x = W - 1 are the
+    padded box's edges), classic uses box width / W per heatmap pixel. heatmap_size: (width, height).
+    """
+    _check_warp(warp)
+    centers, scales = centers_scales_from_boxes(boxes_xyxy_)
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 3 or points.shape[2] != 2 or points.shape[0] != len(centers):
+        raise InputError(f"points must have shape ({len(centers)}, K, 2), got {points.shape}")
+    box_size = scales * PIXEL_STD
+    grid = np.asarray(heatmap_size, dtype=np.float64) - (1.0 if warp == "udp" else 0.0)
+    per_pixel = box_size / grid
+    origin = centers - box_size * 0.5
+    return points * per_pixel[:, None, :] + origin[:, None, :]

@@ -1,0 +1,96 @@
+"""Person crops for the network: image + boxes -> normalised (N, 3, 256, 192) float32 batches on the CPU.
+
+The official test pipeline: `cv2.warpAffine` of the uint8 image (bilinear, constant border 0, i.e. black before
+normalisation), then ImageNet normalisation in RGB channel order. OpenCV loads lazily (`import_optional`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dependencies import import_optional
+from .errors import ConfigError, InputError
+from .geometry import boxes_xyxy, warps_from_boxes
+from .specs import INPUT_HEIGHT, INPUT_WIDTH, PIXEL_MEAN_RGB, PIXEL_STD_RGB
+
+COLORS = ("bgr", "rgb")
+#: Channel order that turns an image of each color order into RGB.
+_TO_RGB = {"bgr": [2, 1, 0], "rgb": [0, 1, 2]}
+_CHANNELS = 3
+#: What the warp writes outside the image, before normalisation (official: cv2's default constant 0).
+BORDER_VALUE = 0
+_MEAN = np.array(PIXEL_MEAN_RGB, dtype=np.float32)[:, None, None]
+_INV_STD = (1.0 / np.array(PIXEL_STD_RGB, dtype=np.float32))[:, None, None]
+
+
+def checked_image(image) -> np.ndarray:
+    """Return `image` as a C-contiguous (H, W, 3) uint8 numpy array, or raise `InputError`."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image must be a numpy array (H, W, 3) uint8, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != _CHANNELS:
+        raise InputError(f"image must have shape (H, W, 3), got {image.shape}")
+    if image.dtype != np.uint8:
+        raise InputError(f"image must be uint8, got {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError(f"image is empty: shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def _checked_out(out, count: int) -> np.ndarray:
+    shape = (count, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.ndim != len(shape):
+        raise InputError("out must be a float32 numpy array of shape (M, 3, 256, 192) with M >= N")
+    if out.shape[1:] != shape[1:] or out.shape[0] < count or not out.flags.c_contiguous:
+        raise InputError(f"out must be C-contiguous (M >= {count}, 3, 256, 192), got {out.shape}")
+    return out[:count]
+
+
+def crops_from_boxes(
+    image: np.ndarray,
+    boxes_xyxy_,
+    warp: str = "udp",
+    color: str = "bgr",
+    out: np.ndarray | None = None,
+    flip: bool = False,
+) -> np.ndarray:
+    """Return the normalised network inputs (N, 3, 256, 192) float32 for xyxy image-px boxes (N, 4).
+
+    image: (H, W, 3) uint8 in `color` order ("bgr": OpenCV frames, "rgb"). Crops are warped with the
+    `warp` ("udp" or "classic") matrices of `geometry.warps_from_boxes`, then normalised with the ImageNet
+    mean/std per RGB channel: channel 0 of the result is R. out: optional preallocated C-contiguous float32
+    (M >= N, 3, 256, 192) buffer; the result is its first N rows. flip=True returns the crops mirrored
+    horizontally (crop x -> 191 - x), the flip-test input.
+    """
+    if color not in COLORS:
+        raise ConfigError(f"unknown color order {color!r}; valid: {', '.join(COLORS)}")
+    image = checked_image(image)
+    warps = warps_from_boxes(boxes_xyxy(boxes_xyxy_), warp)
+    batch = _checked_out(out, len(warps))
+    if len(warps) == 0:
+        return batch
+    pixels = _warped_pixels(image, warps)
+    channels = pixels.transpose(0, 3, 1, 2)[:, _TO_RGB[color]]
+    if flip:
+        channels = channels[..., ::-1]
+    np.subtract(channels, _MEAN, out=batch)
+    np.multiply(batch, _INV_STD, out=batch)
+    return batch
+
+
+def _warped_pixels(image: np.ndarray, warps: np.ndarray) -> np.ndarray:
+    """(N, 256, 192, 3) uint8 crops of `image` (same channel order) through the (N, 2, 3) warps."""
+    cv2 = import_optional("cv2", "CPU preprocessing (crops)")
+    pixels = np.empty((len(warps), INPUT_HEIGHT, INPUT_WIDTH, _CHANNELS), dtype=np.uint8)
+    for index, matrix in enumerate(warps):
+        cv2.warpAffine(
+            image,
+            matrix,
+            (INPUT_WIDTH, INPUT_HEIGHT),
+            dst=pixels[index],
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(BORDER_VALUE,) * _CHANNELS,
+        )
+    return pixels
