@@ -72,7 +72,9 @@ class ModelSpec:
 
 def _variants() -> dict[str, ModelSpec]:
     sizes = {"s": (384, 12, 12), "b": (768, 12, 12), "l": (1024, 24, 16), "h": (1280, 32, 16)}
-    # ViTPose++ part_features per size, from the official ViTPose+ configs.
+    # ViTPose++ part_features per size, as in the released checkpoints (HF's conversion script loads them
+    # strictly with these values; the parameter counts 33M/125M/434M/899M agree). The official small config
+    # file says 192, but the released ViTPose+-S weights have 96.
     moe_parts = {"s": 96, "b": 192, "l": 256, "h": 320}
     table: dict[str, ModelSpec] = {}
     for size, (dim, depth, heads) in sizes.items():
@@ -83,6 +85,7 @@ def _variants() -> dict[str, ModelSpec]:
         )
     # Not an official variant: a tiny model (no weights exist) for tests and smoke runs.
     table["vitpose-tiny"] = ModelSpec("vitpose-tiny", 192, 2, 3, deconv_channels=64, official=False)
+    table["vitpose-tiny-simple"] = ModelSpec("vitpose-tiny-simple", 192, 2, 3, head="simple", official=False)
     return table
 
 
