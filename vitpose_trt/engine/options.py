@@ -23,6 +23,8 @@ DEFAULT_BATCH = (1, 8, 32)
 #: "SM89", "sm_89", "8.9" or "89" all mean compute capability 8.9; "current" means the local GPU.
 _CC_PATTERN = re.compile(r"^(?:sm_?)?(\d{2,3})$|^(\d{1,2})\.(\d)$", re.IGNORECASE)
 CURRENT_CC = "CURRENT"
+#: The options that shape the built engine (see BuildOptions.engine_settings).
+ENGINE_SETTINGS = ("batch", "workspace_mib", "optimization_level", "compute_capabilities")
 
 
 def normalized_compute_capability(text: str) -> str:
@@ -110,6 +112,15 @@ class BuildOptions:
             )
         if self.timing_cache is not None:
             object.__setattr__(self, "timing_cache", Path(self.timing_cache))
+
+    def engine_settings(self) -> dict:
+        """The options that change the engine bytes for a given library (compared to skip rebuilds).
+
+        `builder` is left out (the resolved library and its version are compared instead), and so
+        are `timing_cache` (it only speeds builds up) and `force`.
+        """
+        data = self.to_dict()
+        return {key: data[key] for key in ENGINE_SETTINGS}
 
     def to_dict(self) -> dict:
         """JSON-ready form, stored in the sidecar; `force` is left out (it never changes the engine)."""

@@ -1,0 +1,51 @@
+"""Run `build_serialized_network` so that Ctrl-C cancels it cleanly.
+
+The build runs in a worker thread (the library releases the GIL while it works), so the main thread
+stays in Python and receives KeyboardInterrupt. On Ctrl-C the progress monitor's `step_complete`
+starts returning False, TensorRT stops at its next step and returns None, the worker ends, and the
+KeyboardInterrupt is re-raised. Nothing has been written to disk at that point.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..errors import EngineBuildError
+
+#: How often (seconds) the main thread wakes to let a pending KeyboardInterrupt through.
+POLL_SECONDS = 0.05
+
+
+def serialized_engine(builder, network, config, monitor, logger):
+    """Return the serialized engine (an IHostMemory, usable as a buffer) built from `network` and `config`.
+
+    `monitor` must already be `config.progress_monitor`. Raises EngineBuildError quoting the library's
+    log when the build fails, KeyboardInterrupt when it was interrupted (after the build stopped).
+    """
+    outcome: dict[str, object] = {}
+
+    def build() -> None:
+        try:
+            outcome["plan"] = builder.build_serialized_network(network, config)
+        except Exception as exc:  # re-raised in the calling thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=build, name="vitpose-trt-engine-build", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+    except KeyboardInterrupt:
+        monitor.cancel()
+        worker.join()
+        raise
+    finally:
+        monitor.close()
+    if "error" in outcome:
+        raise EngineBuildError(f"the engine build raised {outcome['error']!r}:\n{logger.quoted_errors()}")
+    plan = outcome.get("plan")
+    if monitor.cancelled:
+        raise KeyboardInterrupt
+    if plan is None or plan.nbytes == 0:
+        raise EngineBuildError(f"the engine build failed:\n{logger.quoted_errors()}")
+    return plan

@@ -1,0 +1,195 @@
+"""The engine metadata sidecar (`DIR/<stem>.json` next to `DIR/<stem>.engine`): schema, I/O, checks.
+
+Layout: the ONNX's `ArtifactMetadata` fields at the top level (so `ArtifactMetadata.from_dict` reads
+a sidecar as-is), plus an "engine" object describing the build. Pure data: standard library only,
+so the runtime can read it without importing TensorRT.
+
+The runtime calls `sidecar_for_engine(path)` and then `check_engine_compatible(...)`, which refuses
+an engine built by another library, another library version (TensorRT and TensorRT-RTX engines only
+load in the exact version that built them) or for another compute capability, with the command that
+rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import ConfigError, EngineLoadError
+from ..metadata import ArtifactMetadata
+from .library import TENSORRT_RTX, cli_builder_name, library_name, parsed_version
+from .network import TensorInfo
+from .target import compute_capability_name
+
+#: Bumped when a field of the "engine" object changes meaning; readers refuse newer ones.
+SIDECAR_SCHEMA_VERSION = 1
+SIDECAR_SUFFIX = ".json"
+ENGINE_SUFFIX = ".engine"
+_LIBRARY_TITLES = {"tensorrt": "TensorRT", TENSORRT_RTX: "TensorRT-RTX"}
+
+
+@dataclass
+class EngineSidecar:
+    """Everything known about one engine file.
+
+    compute_capabilities: what the engine runs on, spelled "SM89" (TensorRT: the build GPU's; RTX:
+    its targets). gpu_name: the build GPU (TensorRT only, None on RTX CPU builds). batch: the
+    profile's (MIN, OPT, MAX). inputs / outputs: tensor names, dtypes and shapes (-1 = batch).
+    """
+
+    artifact: ArtifactMetadata
+    engine_file: str
+    engine_sha256: str
+    engine_bytes: int
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    batch: tuple[int, int, int]
+    library: str
+    library_version: str
+    compute_capabilities: tuple[str, ...]
+    gpu_name: str | None
+    onnx_file: str
+    onnx_sha256: str
+    build_options: dict
+    build_seconds: float
+    built_at: str
+    vitpose_trt_version: str
+    schema: int = SIDECAR_SCHEMA_VERSION
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def precision(self) -> str:
+        return self.artifact.precision
+
+    def to_dict(self) -> dict:
+        engine = {
+            "schema": self.schema, "file": self.engine_file, "sha256": self.engine_sha256,
+            "bytes": self.engine_bytes, "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs], "batch": list(self.batch),
+            "library": self.library, "library_version": self.library_version,
+            "target": {"gpu": self.gpu_name, "compute_capabilities": list(self.compute_capabilities)},
+            "onnx": {"file": self.onnx_file, "sha256": self.onnx_sha256},
+            "build_options": self.build_options, "build_seconds": self.build_seconds,
+            "built_at": self.built_at, "vitpose_trt_version": self.vitpose_trt_version, "extra": self.extra,
+        }
+        return {**self.artifact.to_dict(), "engine": engine}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "sidecar") -> EngineSidecar:
+        """Parse and validate; raise EngineLoadError naming `source` when anything is missing or wrong."""
+        artifact = ArtifactMetadata.from_dict(data, source)
+        engine = data.get("engine")
+        if not isinstance(engine, dict):
+            raise EngineLoadError(f"{source}: no 'engine' object; it is not an engine sidecar")
+        if not isinstance(engine.get("schema"), int) or engine["schema"] > SIDECAR_SCHEMA_VERSION:
+            raise EngineLoadError(f"{source}: engine schema {engine.get('schema')!r} is not one this "
+                                  f"vitpose-trt reads (<= {SIDECAR_SCHEMA_VERSION}); upgrade vitpose-trt")
+        try:
+            return cls(
+                artifact=artifact, engine_file=str(engine["file"]), engine_sha256=str(engine["sha256"]),
+                engine_bytes=int(engine["bytes"]),
+                inputs=tuple(TensorInfo.from_dict(t) for t in engine["inputs"]),
+                outputs=tuple(TensorInfo.from_dict(t) for t in engine["outputs"]),
+                batch=_batch(engine["batch"]), library=str(engine["library"]),
+                library_version=str(engine["library_version"]),
+                compute_capabilities=tuple(compute_capability_name(c)
+                                           for c in engine["target"]["compute_capabilities"]),
+                gpu_name=engine["target"]["gpu"], onnx_file=str(engine["onnx"]["file"]),
+                onnx_sha256=str(engine["onnx"]["sha256"]), build_options=dict(engine["build_options"]),
+                build_seconds=float(engine["build_seconds"]), built_at=str(engine["built_at"]),
+                vitpose_trt_version=str(engine["vitpose_trt_version"]), schema=engine["schema"],
+                extra=dict(engine.get("extra") or {}),
+            )
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
+            raise EngineLoadError(f"{source}: engine sidecar is incomplete or malformed ({exc!r})") from exc
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "sidecar") -> EngineSidecar:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EngineLoadError(f"{source}: not valid JSON ({exc})") from exc
+        return cls.from_dict(data, source)
+
+
+def sidecar_path_for(engine_path: Path) -> Path:
+    """`DIR/<stem>.json` for `DIR/<stem>.engine` (or .plan)."""
+    return Path(engine_path).with_suffix(SIDECAR_SUFFIX)
+
+
+def sidecar_for_engine(engine_path: Path) -> EngineSidecar:
+    """Read and validate the sidecar next to `engine_path`; EngineLoadError when missing or invalid."""
+    engine_path = Path(engine_path)
+    path = sidecar_path_for(engine_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EngineLoadError(
+            f"{engine_path} has no metadata sidecar {path.name} next to it; engines are usable only with "
+            "the sidecar vitpose-export writes (rebuild the engine with vitpose-export)"
+        ) from None
+    except OSError as exc:
+        raise EngineLoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return EngineSidecar.from_json(text, str(path))
+
+
+def check_engine_compatible(sidecar: EngineSidecar, library_module: ModuleType, device_name: str,
+                            compute_capability) -> None:
+    """Raise EngineLoadError (saying how to rebuild) when the engine cannot run with this library on this GPU.
+
+    library_module: the imported `tensorrt` or `tensorrt_rtx`. compute_capability: "8.9", (8, 9) or
+    "SM89". A TensorRT engine built on another GPU model of the same compute capability loads, with
+    a warning (TensorRT tunes for the exact model).
+    """
+    library = library_name(library_module)
+    device_cc = compute_capability_name(compute_capability)
+    problem = None
+    if library != sidecar.library:
+        problem = f"it was built with {_title(sidecar.library)}, but this runtime uses {_title(library)}"
+    elif parsed_version(library_module.__version__) != parsed_version(sidecar.library_version):
+        problem = (f"it was built with {_title(library)} {sidecar.library_version}, but "
+                   f"{library_module.__version__} is installed (engines load only in the version that built them)")
+    elif device_cc not in sidecar.compute_capabilities:
+        problem = (f"it targets compute capability {', '.join(sidecar.compute_capabilities)}, but "
+                   f"{device_name} is {device_cc}")
+    if problem is not None:
+        command = rebuild_command(sidecar, library, device_cc)
+        raise EngineLoadError(f"cannot use engine {sidecar.engine_file}: {problem}. Rebuild it here with: {command}")
+    if sidecar.gpu_name and sidecar.gpu_name != device_name:
+        warnings.warn(f"engine {sidecar.engine_file} was built on {sidecar.gpu_name}, running on {device_name} "
+                      "(same compute capability; rebuild on this GPU for best speed)", stacklevel=2)
+
+
+def rebuild_command(sidecar: EngineSidecar, library: str, device_cc: str | None = None) -> str:
+    """The `vitpose-export` command that rebuilds this engine with `library` (for `device_cc` on RTX)."""
+    options = sidecar.build_options
+    parts = ["vitpose-export", "--model", sidecar.artifact.model, "--keypoints", sidecar.artifact.keypoint_set,
+             "--precision", sidecar.precision, "--builder", cli_builder_name(library),
+             "--batch", ":".join(map(str, sidecar.batch))]
+    if library == TENSORRT_RTX:
+        targets = list(options.get("compute_capabilities") or [])
+        if device_cc and targets and device_cc not in targets:
+            targets.append(device_cc)
+        for target in targets:
+            parts += ["--compute-capability", target]
+    if options.get("workspace_mib") is not None:
+        parts += ["--workspace", str(options["workspace_mib"])]
+    if options.get("optimization_level") is not None:
+        parts += ["--optimization-level", str(options["optimization_level"])]
+    parts += ["--force"]
+    return " ".join(parts)
+
+
+def _title(library: str) -> str:
+    return _LIBRARY_TITLES.get(library, library)
+
+
+def _batch(values) -> tuple[int, int, int]:
+    low, opt, high = (int(v) for v in values)
+    return low, opt, high
