@@ -1,22 +1,153 @@
-"""vitpose-export: checkpoint or model name -> ONNX (fp32, fp16, int8, fp8) -> TensorRT engine."""
+"""vitpose-export: checkpoint or model name -> ONNX (fp32, fp16, int8, fp8) -> TensorRT engine.
+
+Writes DIR/<model>.onnx (fp32, checked against PyTorch), DIR/<model>-<precision>.onnx with its accuracy
+report DIR/<model>-<precision>.report.json, then (unless --builder none) the engine and its sidecar.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
-from ..errors import ConfigError
+from ..engine.options import BUILDERS, DEFAULT_BATCH
+from ..errors import CheckpointError, ConfigError
+from ..export.calibration import DEFAULT_CALIB_COUNT
+from ..export.onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS
+from ..export.pipeline import PRECISIONS
 from .common import add_verbose_flag, run_command
+
+#: --builder none stops after the ONNX stage.
+BUILDER_CHOICES = (*BUILDERS, "none")
+DEFAULT_PRECISION = "fp16"
+DEFAULT_OUTPUT = "out"
+DEFAULT_BATCH_TEXT = ":".join(str(b) for b in DEFAULT_BATCH)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vitpose-export", description=__doc__)
+    p = argparse.ArgumentParser(prog="vitpose-export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    m = p.add_argument_group("model")
+    m.add_argument("--model", metavar="NAME", help="variant, e.g. vitpose-b (inferred from --weights when omitted; "
+                   "vitpose-b with random weights when both are omitted)")
+    m.add_argument("--weights", metavar="PATH", help="official .pth, Hugging Face folder or .safetensors "
+                   "(omitted: random weights, only for benchmarks)")
+    m.add_argument("--dataset", metavar="NAME", help="keypoint set / ViTPose++ expert: coco, aic, mpii, ap10k, "
+                   "apt36k, wholebody (default: the model's)")
+    o = p.add_argument_group("ONNX")
+    o.add_argument("--precision", default=DEFAULT_PRECISION, metavar="{fp32,fp16,int8,fp8}",
+                   help=f"precision of the converted graph (default {DEFAULT_PRECISION})")
+    o.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help="ONNX opset, 17-20 (default 17)")
+    o.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+                   help=f"output folder (default ./{DEFAULT_OUTPUT})")
+    c = p.add_argument_group("calibration (fp16 range analysis, int8/fp8 scales)")
+    c.add_argument("--calib-images", metavar="PATH", help="folder of images; each gives one whole-image box "
+                   "(default: scikit-image's bundled sample photos, five boxes each; the accuracy report's "
+                   "held-out photos astronaut/coffee/chelsea are never used for calibration)")
+    c.add_argument("--calib-annotations", metavar="PATH", help="COCO json: calibrate on its person boxes instead")
+    c.add_argument("--calib-count", type=int, default=DEFAULT_CALIB_COUNT, metavar="N",
+                   help=f"number of calibration crops (default {DEFAULT_CALIB_COUNT})")
+    e = p.add_argument_group("engine")
+    e.add_argument("--builder", default="auto", metavar="{auto,tensorrt,tensorrt-rtx,none}",
+                   help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto)")
+    e.add_argument("--batch", default=DEFAULT_BATCH_TEXT, metavar="MIN:OPT:MAX",
+                   help=f"optimization profile of the batch axis (default {DEFAULT_BATCH_TEXT})")
+    e.add_argument("--workspace", type=int, metavar="MIB", help="builder workspace limit in MiB")
+    e.add_argument("--opt-level", type=int, metavar="N", help="builder optimization level 0-5 (library default 3)")
+    e.add_argument("--compute-capability", metavar="LIST",
+                   help="TensorRT-RTX targets, comma separated, e.g. 8.6,8.9 (default: RTX's own set)")
+    e.add_argument("--timing-cache", metavar="PATH", help="persistent timing cache file (TensorRT only)")
+    e.add_argument("--force", action="store_true", help="rebuild the engine even if nothing changed")
     add_verbose_flag(p)
     return p
 
 
+def _checked_names(args: argparse.Namespace) -> None:
+    """Fail fast, before any heavy import, on names and paths a user can fix."""
+    from ..keypoints import keypoint_set_by_name
+    from ..specs import spec_by_name
+
+    if args.precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {args.precision!r}; valid: {', '.join(PRECISIONS)}")
+    if args.builder not in BUILDER_CHOICES:
+        raise ConfigError(f"unknown builder {args.builder!r}; valid: {', '.join(BUILDER_CHOICES)}")
+    if args.model is not None:
+        spec_by_name(args.model)
+    if args.dataset is not None:
+        keypoint_set_by_name(args.dataset)
+    if args.weights is not None and not Path(args.weights).exists():
+        raise CheckpointError(f"weights not found: {args.weights}")
+    if args.opset not in SUPPORTED_OPSETS:
+        raise ConfigError(f"unsupported opset {args.opset}: use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1}")
+
+
+def _checked_calibration(args: argparse.Namespace) -> None:
+    from ..export.calibration import image_files
+
+    if args.calib_annotations is not None and args.calib_images is None:
+        raise ConfigError("--calib-annotations needs --calib-images (the folder its file names refer to)")
+    if args.calib_count < 1:
+        raise ConfigError(f"--calib-count must be at least 1, got {args.calib_count}")
+    if args.calib_images is not None:
+        image_files(args.calib_images)
+        if args.precision == "fp32":
+            print("note: --calib-images is not used for fp32")
+
+
+def _build_options(args: argparse.Namespace):
+    """The engine stage's `BuildOptions`, or None for --builder none (the batch is validated either way)."""
+    from ..engine.options import BuildOptions, parse_batch
+
+    batch = parse_batch(args.batch)
+    if args.builder == "none":
+        return None
+    ccs = tuple(c for c in (args.compute_capability or "").split(",") if c.strip())
+    return BuildOptions(builder=args.builder, batch=batch, workspace_mib=args.workspace,
+                        optimization_level=args.opt_level, compute_capabilities=ccs,
+                        timing_cache=args.timing_cache, force=args.force)
+
+
+def _checked_builder(options) -> None:
+    """Fail before the (minutes long) export when the requested builder library is missing."""
+    if options is not None:
+        from ..engine.library import builder_library
+
+        builder_library(options.builder)
+
+
+def _calibration_crops(args: argparse.Namespace, warp: str):
+    from ..export.calibration import SAMPLE_CALIBRATION_IMAGES, folder_crops, sample_crops
+
+    if args.calib_images is not None:
+        crops = folder_crops(args.calib_images, args.calib_count, warp, args.calib_annotations)
+    else:
+        crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, args.calib_count)
+    if len(crops) < args.calib_count:
+        print(f"note: only {len(crops)} calibration crops available (asked for {args.calib_count})")
+    return crops
+
+
 def _export(args: argparse.Namespace) -> int:
-    raise ConfigError("vitpose-export is not implemented yet (issue 3)")
+    _checked_names(args)
+    options = _build_options(args)
+    _checked_calibration(args)
+    _checked_builder(options)
+
+    from ..export.pipeline import export_precision
+    from ..model.loading import load_model
+
+    model = load_model(weights=args.weights, name=args.model, dataset=args.dataset)
+    crops = None if args.precision == "fp32" else _calibration_crops(args, model.keypoints.warp)
+    result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
+                              random_weights=args.weights is None, verbose=args.verbose)
+    print(f"wrote {result.onnx}" + (f" and {result.report_path}" if result.report_path else ""))
+    if options is not None:
+        from ..engine.build import engine_from_onnx
+
+        built = engine_from_onnx(result.onnx, options, Path(args.output))
+        done = "up to date (use --force to rebuild)" if built.skipped else f"built in {built.build_seconds:.1f} s"
+        print(f"engine {built.engine_path} {done}; metadata {built.sidecar_path}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

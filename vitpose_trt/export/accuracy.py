@@ -1,0 +1,113 @@
+"""How far an exported ONNX file is from fp32 PyTorch on real crops: heatmap errors and keypoint agreement.
+
+Heatmaps are (N, K, 64, 48) float32. Keypoint agreement uses the plain argmax of each heatmap (not the
+DARK/UDP decoders of the runtime): it asks whether both models put each peak in the same heatmap cell,
+measured in network-input pixels (one heatmap cell = `HEATMAP_STRIDE` input pixels). With random weights
+heatmaps are nearly flat and argmax agreement means little; judge those by relative L2 and cosine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..dependencies import import_optional
+from ..specs import HEATMAP_STRIDE, INPUT_NAME
+
+#: Crops per forward pass when computing reference / candidate heatmaps.
+INFERENCE_BATCH = 8
+#: fp32 ONNX vs fp32 PyTorch: relative L2 above this fails the export (AccuracyError).
+FP32_TOLERANCE = 1e-4
+#: Relative L2 above which a converted file's report is flagged (printed warning; the file is kept).
+REPORT_TOLERANCE = {"fp16": 1e-2, "int8": 0.1, "fp8": 0.1}
+#: Keypoints count as agreeing when their argmax peaks are at most this many input pixels apart.
+AGREEMENT_RADIUS_PX = HEATMAP_STRIDE
+KEYPOINT_METHOD = "argmax of each heatmap (no sub-pixel refinement), distances in network-input pixels"
+
+
+def heatmaps_from_torch(model, crops: np.ndarray, batch: int = INFERENCE_BATCH) -> np.ndarray:
+    """Run `model` (fp32 PyTorch, eval) on crops (N, 3, 256, 192) float32 -> heatmaps (N, K, 64, 48) float32."""
+    torch = import_optional("torch", "the accuracy check")
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(crops), batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(crops[start : start + batch], dtype=np.float32))
+            outputs.append(model(chunk).float().numpy())
+    return np.concatenate(outputs)
+
+
+def heatmaps_from_onnx(path: str | Path, crops: np.ndarray, batch: int = INFERENCE_BATCH) -> np.ndarray:
+    """Run an ONNX file in ONNX Runtime on the CPU: crops (N, 3, 256, 192) float32 -> (N, K, 64, 48) float32."""
+    ort = import_optional("onnxruntime", "the accuracy check")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = []
+    for start in range(0, len(crops), batch):
+        chunk = np.ascontiguousarray(crops[start : start + batch], dtype=np.float32)
+        outputs.append(np.asarray(session.run(None, {INPUT_NAME: chunk})[0], dtype=np.float32))
+    return np.concatenate(outputs)
+
+
+def argmax_keypoints(heatmaps: np.ndarray) -> np.ndarray:
+    """Peak of each heatmap: (N, K, H, W) -> (N, K, 2) float (x, y) in network-input pixels."""
+    n, k, _, w = heatmaps.shape
+    flat = heatmaps.reshape(n, k, -1).argmax(axis=-1)
+    return np.stack([flat % w, flat // w], axis=-1).astype(np.float64) * HEATMAP_STRIDE
+
+
+@dataclass
+class AccuracyReport:
+    """A candidate's heatmaps vs the fp32 PyTorch reference on the same crops."""
+
+    model: str
+    precision: str
+    onnx: str
+    num_crops: int
+    crop_source: str
+    max_abs: float
+    relative_l2: float
+    cosine: float
+    keypoint_mean_px: float
+    keypoint_max_px: float
+    keypoint_agreement: float
+    tolerance: float | None = None
+    reference: str = "PyTorch fp32 (CPU)"
+    keypoint_method: str = KEYPOINT_METHOD
+    agreement_radius_px: float = AGREEMENT_RADIUS_PX
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def within_tolerance(self) -> bool:
+        return self.tolerance is None or self.relative_l2 <= self.tolerance
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "within_tolerance": self.within_tolerance}
+
+    def summary(self) -> str:
+        """One line for the console."""
+        return (
+            f"{self.precision} vs {self.reference} on {self.num_crops} crops: max-abs {self.max_abs:.3g}, "
+            f"rel-L2 {self.relative_l2:.3g}, cosine {self.cosine:.6f}, keypoints (argmax) mean "
+            f"{self.keypoint_mean_px:.2f} px / max {self.keypoint_max_px:.1f} px, "
+            f"{100 * self.keypoint_agreement:.1f}% within {self.agreement_radius_px:g} px"
+        )
+
+
+def accuracy_report(reference: np.ndarray, candidate: np.ndarray, **fields) -> AccuracyReport:
+    """Compare heatmaps (N, K, 64, 48) of a candidate against the reference; `fields` fill the report's names."""
+    ref = reference.astype(np.float64).ravel()
+    cand = candidate.astype(np.float64).ravel()
+    diff = cand - ref
+    ref_norm, cand_norm = np.linalg.norm(ref), np.linalg.norm(cand)
+    distances = np.linalg.norm(argmax_keypoints(candidate) - argmax_keypoints(reference), axis=-1)
+    return AccuracyReport(
+        num_crops=len(reference),
+        max_abs=float(np.abs(diff).max()),
+        relative_l2=float(np.linalg.norm(diff) / max(ref_norm, np.finfo(np.float64).tiny)),
+        cosine=float(ref @ cand / max(ref_norm * cand_norm, np.finfo(np.float64).tiny)),
+        keypoint_mean_px=float(distances.mean()),
+        keypoint_max_px=float(distances.max()),
+        keypoint_agreement=float((distances <= AGREEMENT_RADIUS_PX).mean()),
+        **fields,
+    )

@@ -1,0 +1,130 @@
+"""Writing export artifacts: ONNX files (inline or with external data) and JSON reports, atomically.
+
+Every file is written to a temporary name in its destination folder and moved into place with
+`os.replace`, so a reader never sees a half-written file. ONNX models whose tensors would push the
+protobuf past its 2 GiB limit (ViTPose-H in fp32) are saved with their tensors in one external
+data file `<name>.onnx.data` beside the `.onnx`; both files are moved into place the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from ..dependencies import import_optional
+from ..errors import ExportError
+from ..metadata import ONNX_METADATA_KEY, ArtifactMetadata
+
+#: Protobuf refuses to serialise a message of 2 GiB or more.
+PROTOBUF_LIMIT_BYTES = 2**31
+#: Room left under that limit for the graph structure and metadata when deciding on external data.
+GRAPH_HEADROOM_BYTES = 64 * 2**20
+#: Models whose tensors add up to more than this are saved with external data.
+EXTERNAL_DATA_THRESHOLD_BYTES = PROTOBUF_LIMIT_BYTES - GRAPH_HEADROOM_BYTES
+#: Suffix of the external data file written beside `<name>.onnx`.
+EXTERNAL_DATA_SUFFIX = ".data"
+
+
+def external_data_path(onnx_path: str | Path) -> Path:
+    """The external data file that belongs to `onnx_path` (`model.onnx` -> `model.onnx.data`)."""
+    onnx_path = Path(onnx_path)
+    return onnx_path.with_name(onnx_path.name + EXTERNAL_DATA_SUFFIX)
+
+
+def tensor_bytes(model) -> int:
+    """Serialized size in bytes of the initializers of an `onnx.ModelProto`."""
+    return sum(t.ByteSize() for t in model.graph.initializer)
+
+
+def uses_external_data(model) -> bool:
+    """Whether any initializer of an `onnx.ModelProto` lives in an external file."""
+    onnx = import_optional("onnx", "ONNX export")
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+
+
+def with_metadata(model, metadata: ArtifactMetadata):
+    """Set `metadata` as the `ONNX_METADATA_KEY` entry of `model.metadata_props` (in place) and return `model`."""
+    for prop in list(model.metadata_props):
+        if prop.key == ONNX_METADATA_KEY:
+            model.metadata_props.remove(prop)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, metadata.to_json()
+    return model
+
+
+def metadata_from_onnx(path: str | Path) -> ArtifactMetadata:
+    """Read the `ArtifactMetadata` stored in an ONNX file (tensors are not loaded)."""
+    onnx = import_optional("onnx", "ONNX export")
+    model = onnx.load(str(path), load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == ONNX_METADATA_KEY:
+            return ArtifactMetadata.from_json(prop.value, source=str(path))
+    raise ExportError(f"{path}: no {ONNX_METADATA_KEY!r} metadata; was it written by vitpose-export?")
+
+
+def with_precision(metadata: ArtifactMetadata, precision: str, **extra) -> ArtifactMetadata:
+    """A copy of `metadata` for a converted file: new precision, `extra` merged into `metadata.extra`."""
+    return dataclasses.replace(metadata, precision=precision, extra={**metadata.extra, **extra})
+
+
+def save_onnx_atomic(model, path: str | Path, external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES) -> Path:
+    """Write `model` (an `onnx.ModelProto`) to `path` atomically; return `path`.
+
+    When its tensors exceed `external_data_threshold` bytes they go to `external_data_path(path)`
+    (one file, location relative to the `.onnx`); otherwise a stale external data file is removed.
+    The model object is consumed: with external data its tensors are moved out of the proto.
+    """
+    onnx = import_optional("onnx", "ONNX export")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data_path = external_data_path(path)
+    external = tensor_bytes(model) > external_data_threshold
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        staged = staging / path.name
+        if external:
+            onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=data_path.name, size_threshold=0)
+            os.replace(staging / data_path.name, data_path)
+        else:
+            onnx.save_model(model, str(staged))
+        os.replace(staged, path)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"could not write {path}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not external and data_path.exists():
+        data_path.unlink()
+    return path
+
+
+def copy_onnx(src: str | Path, dst_dir: str | Path) -> Path:
+    """Copy an ONNX file and its external data file (if any) into `dst_dir`; return the copied `.onnx`."""
+    src, dst_dir = Path(src), Path(dst_dir)
+    dst = dst_dir / src.name
+    shutil.copyfile(src, dst)
+    if external_data_path(src).exists():
+        shutil.copyfile(external_data_path(src), external_data_path(dst))
+    return dst
+
+
+def write_json_atomic(data: dict, path: str | Path) -> Path:
+    """Write `data` as indented JSON to `path` atomically; return `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkstemp: its 0600 mode would make the report unreadable to other users.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "x") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

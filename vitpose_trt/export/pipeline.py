@@ -1,0 +1,118 @@
+"""The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> `DIR/<model>-<precision>.onnx` + report.
+
+Every file is checked in ONNX Runtime (CPU) against fp32 PyTorch on held-out real crops: the fp32 file
+must agree to `FP32_TOLERANCE` relative L2 (else `AccuracyError`); a converted file gets an accuracy
+report, printed and written as `DIR/<model>-<precision>.report.json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AccuracyError, ConfigError
+from .accuracy import (
+    FP32_TOLERANCE,
+    REPORT_TOLERANCE,
+    AccuracyReport,
+    accuracy_report,
+    heatmaps_from_onnx,
+    heatmaps_from_torch,
+)
+from .calibration import DEFAULT_CALIB_COUNT, HELD_OUT_IMAGES, SAMPLE_CALIBRATION_IMAGES, held_out_crops, sample_crops
+from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
+from .fp16 import fp16_onnx_from_fp32
+from .onnx_export import DEFAULT_OPSET, export_onnx
+from .quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
+
+PRECISIONS = ("fp32", "fp16", "int8", "fp8")
+REPORT_SUFFIX = ".report.json"
+_RANDOM_WEIGHTS_NOTE = "random weights: heatmaps are nearly flat, so keypoint agreement means little"
+
+
+def onnx_path_for(output_dir: str | Path, model_name: str, precision: str) -> Path:
+    """`DIR/<model>.onnx` for fp32, `DIR/<model>-<precision>.onnx` otherwise."""
+    suffix = "" if precision == "fp32" else f"-{precision}"
+    return Path(output_dir) / f"{model_name}{suffix}.onnx"
+
+
+def report_path_for(onnx_path: str | Path) -> Path:
+    """`DIR/<model>-<precision>.report.json` beside `DIR/<model>-<precision>.onnx`."""
+    onnx_path = Path(onnx_path)
+    return onnx_path.with_name(onnx_path.stem + REPORT_SUFFIX)
+
+
+@dataclass
+class ExportResult:
+    """What the export stage wrote: the fp32 file, the requested precision's file and its report."""
+
+    precision: str
+    fp32_onnx: Path
+    onnx: Path
+    fp32_check: AccuracyReport
+    report: AccuracyReport | None = None
+    report_path: Path | None = None
+
+
+def export_precision(
+    model,
+    precision: str,
+    output_dir: str | Path,
+    calibration_crops: np.ndarray | None = None,
+    opset: int = DEFAULT_OPSET,
+    random_weights: bool = False,
+    verbose: bool = False,
+    external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES,
+    log: Callable[[str], None] = print,
+) -> ExportResult:
+    """Export `model` to fp32 ONNX, check it, and convert it to `precision` with an accuracy report.
+
+    calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8; None uses the first
+    `DEFAULT_CALIB_COUNT` crops of scikit-image's calibration photos. random_weights only adds a
+    note to the report. Raises `AccuracyError` when the fp32 file disagrees with PyTorch.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    name, warp = model.spec.name, model.keypoints.warp
+    fp32_path = onnx_path_for(output_dir, name, "fp32")
+    log(f"exporting {name} to {fp32_path} (opset {opset})")
+    export_onnx(model, fp32_path, opset=opset, external_data_threshold=external_data_threshold)
+    crops = held_out_crops(warp)
+    reference = heatmaps_from_torch(model, crops)
+    fields = dict(model=name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
+    check = _report(reference, fp32_path, "fp32", FP32_TOLERANCE, fields, random_weights, crops)
+    log(f"fp32 check: {check.summary()}")
+    if not check.within_tolerance:
+        raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g}")
+    result = ExportResult(precision, fp32_path, fp32_path, check)
+    if precision == "fp32":
+        return result
+    if calibration_crops is None:
+        calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, DEFAULT_CALIB_COUNT)
+    result.onnx = onnx_path_for(output_dir, name, precision)
+    log(f"converting to {precision} with {len(calibration_crops)} calibration crops -> {result.onnx}")
+    if precision in QUANTIZED_PRECISIONS:
+        quantized_onnx_from_fp32(fp32_path, result.onnx, precision, calibration_crops, verbose=verbose,
+                                 external_data_threshold=external_data_threshold)
+    else:
+        fp16_onnx_from_fp32(fp32_path, result.onnx, calibration_crops, verbose=verbose,
+                            external_data_threshold=external_data_threshold)
+    result.report = _report(reference, result.onnx, precision, REPORT_TOLERANCE[precision], fields,
+                            random_weights, crops)
+    result.report_path = write_json_atomic(result.report.to_dict(), report_path_for(result.onnx))
+    log(f"{precision} report: {result.report.summary()}")
+    if not result.report.within_tolerance:
+        log(f"WARNING: {precision} rel-L2 {result.report.relative_l2:.3g} exceeds {result.report.tolerance:g}; "
+            f"see {result.report_path}")
+    return result
+
+
+def _report(reference, onnx_path, precision, tolerance, fields, random_weights, crops) -> AccuracyReport:
+    report = accuracy_report(reference, heatmaps_from_onnx(onnx_path, crops), precision=precision,
+                             onnx=str(onnx_path), tolerance=tolerance, **fields)
+    if random_weights:
+        report.notes.append(_RANDOM_WEIGHTS_NOTE)
+    return report
