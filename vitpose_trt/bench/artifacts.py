@@ -1,0 +1,104 @@
+"""ONNX files the benchmark needs, exported once into a cache folder with the export library.
+
+Named models get seeded random weights (speed does not depend on the values); checkpoints are keyed by
+their path, size and modification time. A file lock keeps two concurrent runs from exporting twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+from ..dependencies import import_optional
+from ..errors import ConfigError
+from .sources import ModelSource
+
+#: Environment variable overriding the cache folder.
+CACHE_ENV = "VITPOSE_TRT_CACHE"
+DEFAULT_CACHE_DIR = Path("~/.cache/vitpose-trt/bench")
+#: Seed of the random weights of named models, so every run times the same network.
+WEIGHTS_SEED = 0
+#: The note on every result of a named model.
+RANDOM_WEIGHTS_NOTE = f"random weights (seed {WEIGHTS_SEED}): the timing is real, the poses are not"
+#: Calibration crops for fp16 range analysis (AutoCast) and int8 scales.
+CALIBRATION_CROPS = 32
+LOCK_TIMEOUT_S = 1800
+KEY_DIGEST_CHARS = 12
+
+
+def cache_dir(explicit: str | Path | None = None) -> Path:
+    """The cache folder: `explicit`, else $VITPOSE_TRT_CACHE, else ~/.cache/vitpose-trt/bench."""
+    chosen = explicit or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR
+    return Path(chosen).expanduser()
+
+
+def torch_model(source: ModelSource):
+    """The eval-mode torch module of a named (seeded random weights) or checkpoint source."""
+    torch = import_optional("torch", "the PyTorch model")
+    import vitpose_trt
+
+    if source.kind == "name":
+        torch.manual_seed(WEIGHTS_SEED)
+        with warnings.catch_warnings():
+            # Reports say so in each result's notes (RANDOM_WEIGHTS_NOTE) instead.
+            warnings.filterwarnings("ignore", "no weights given", UserWarning)
+            return vitpose_trt.load_model(name=source.name)
+    if source.kind == "checkpoint":
+        return vitpose_trt.load_model(weights=source.path)
+    raise ConfigError(f"{source.path}: a {source.kind} file has no PyTorch model; it runs on {source.fixed_backend}")
+
+
+def _cache_stem(source: ModelSource) -> str:
+    if source.kind == "name":
+        return source.name
+    stat = source.path.stat()
+    key = f"{source.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+    return f"{source.path.stem}-{hashlib.sha256(key).hexdigest()[:KEY_DIGEST_CHARS]}"
+
+
+def onnx_for(source: ModelSource, precision: str, folder: Path) -> Path:
+    """Path of `source` as an ONNX file in `precision`, exporting it into `folder` when not cached.
+
+    An `.onnx` source is returned as it is (its precision is whatever its metadata says).
+    """
+    if source.kind == "onnx":
+        return source.path
+    filelock = import_optional("filelock", "the benchmark's export cache")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{_cache_stem(source)}-{precision}.onnx"
+    with filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S):
+        if not target.exists():
+            _export(source, precision, target, folder)
+    return target
+
+
+def _export(source: ModelSource, precision: str, target: Path, folder: Path) -> None:
+    if precision == "fp32":
+        from ..export.onnx_export import export_onnx
+
+        export_onnx(torch_model(source), target)
+        return
+    fp32 = onnx_for(source, "fp32", folder)
+    crops = _calibration_crops(fp32)
+    if precision == "fp16":
+        from ..export.fp16 import fp16_onnx_from_fp32
+
+        fp16_onnx_from_fp32(fp32, target, crops)
+    elif precision == "int8":
+        _int8_onnx(fp32, target, crops)
+    else:
+        raise ConfigError(f"unknown precision {precision!r}")
+
+
+def _calibration_crops(fp32_onnx: Path):
+    from ..export.calibration import SAMPLE_CALIBRATION_IMAGES, sample_crops
+    from ..export.files import metadata_from_onnx
+
+    warp = metadata_from_onnx(fp32_onnx).keypoints.warp
+    return sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, CALIBRATION_CROPS)
+
+
+def _int8_onnx(fp32: Path, target: Path, crops) -> None:
+    raise ConfigError("int8 export is not available in this build of vitpose-trt yet")

@@ -1,0 +1,54 @@
+"""Which backend and precision combinations can run here, and why the others cannot.
+
+Checked before anything heavy loads (`importlib.util.find_spec`, `nvidia-smi`), so the CLI can refuse
+an impossible request in one line, or list the cases it skipped with their reasons.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from .environment import gpus
+
+BACKENDS = ("tensorrt", "onnxruntime", "torch")
+PRECISIONS = ("fp32", "fp16", "int8")
+#: Preference order for the default backend: the fastest that can run here.
+BEST_FIRST = ("tensorrt", "onnxruntime", "torch")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def cuda_visible() -> bool:
+    """Whether an NVIDIA GPU is visible (nvidia-smi lists one)."""
+    return bool(gpus())
+
+
+def backend_unavailable_reason(backend: str) -> str | None:
+    """Why `backend` cannot run on this machine, or None when it can."""
+    if backend == "torch":
+        return None if _installed("torch") else "PyTorch is not installed"
+    if backend == "onnxruntime":
+        return None if _installed("onnxruntime") else "onnxruntime is not installed (pip install 'vitpose-trt[cpu]')"
+    if not (_installed("tensorrt") or _installed("tensorrt_rtx")):
+        return "neither tensorrt nor tensorrt_rtx is installed (pip install 'vitpose-trt[gpu]')"
+    if not cuda_visible():
+        return "TensorRT engines run only on an NVIDIA GPU and none is visible on this machine"
+    if not _installed("cupy") and not _installed("torch"):
+        return "the TensorRT backend needs CuPy (or torch with CUDA) for device buffers"
+    return None
+
+
+def combination_unsupported_reason(backend: str, precision: str, on_gpu: bool) -> str | None:
+    """Why `precision` makes no sense on `backend` (independent of what is installed), or None."""
+    if backend == "torch" and precision == "int8":
+        return "PyTorch eager has no int8 ViTPose path; int8 runs as a Q/DQ ONNX model (onnxruntime, tensorrt)"
+    if backend == "torch" and precision == "fp16" and not on_gpu:
+        return "PyTorch eager fp16 on a CPU is emulated, not a deployment path; use onnxruntime or a GPU"
+    return None
+
+
+def best_backend() -> str | None:
+    """The first backend of `BEST_FIRST` that can run here."""
+    return next((b for b in BEST_FIRST if backend_unavailable_reason(b) is None), None)

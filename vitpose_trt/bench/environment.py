@@ -1,0 +1,100 @@
+"""What a benchmark ran on: CPU, memory, GPUs, library versions, thread settings. Standard library only.
+
+Library versions come from installed package metadata, so capturing them imports none of the heavy
+libraries; GPUs come from `nvidia-smi` when it is on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+
+#: Distributions whose versions a report records (several names for one library: first installed wins).
+LIBRARIES = {
+    "vitpose-trt": ("vitpose-trt",),
+    "numpy": ("numpy",),
+    "torch": ("torch",),
+    "onnx": ("onnx",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "tensorrt": ("tensorrt", "tensorrt-cu13", "tensorrt-cu12"),
+    "tensorrt_rtx": ("tensorrt-rtx-cu13", "tensorrt_rtx"),
+    "cupy": ("cupy-cuda13x", "cupy-cuda12x", "cupy"),
+    "nvidia-modelopt": ("nvidia-modelopt",),
+    "opencv": ("opencv-python-headless", "opencv-python"),
+}
+NVIDIA_SMI_QUERY = "name,memory.total,driver_version,compute_cap"
+NVIDIA_SMI_TIMEOUT_S = 10
+BYTES_PER_GIB = 1024**3
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed version of each library in `LIBRARIES` (None when not installed)."""
+    versions: dict[str, str | None] = {}
+    for key, distributions in LIBRARIES.items():
+        versions[key] = None
+        for dist in distributions:
+            try:
+                versions[key] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name ("AMD EPYC ..."), or `platform.processor()` where /proc is absent."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def total_memory_gib() -> float | None:
+    """Physical memory in GiB (POSIX sysconf), None where unavailable."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / BYTES_PER_GIB
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def gpus() -> list[dict[str, str]]:
+    """Visible NVIDIA GPUs as dicts (name, memory.total, driver_version, compute_cap); [] when none."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={NVIDIA_SMI_QUERY}", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if out.returncode != 0:
+        return []
+    keys = NVIDIA_SMI_QUERY.split(",")
+    return [dict(zip(keys, (v.strip() for v in line.split(",")))) for line in out.stdout.splitlines() if line.strip()]
+
+
+def environment(threads: int | None = None) -> dict:
+    """The report's "environment" object: host, CPU, memory, GPUs, Python, libraries, threads, time (UTC)."""
+    return {
+        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_gib": total_memory_gib(),
+        "gpus": gpus(),
+        "threads": threads,
+        "libraries": library_versions(),
+    }

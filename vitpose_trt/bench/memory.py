@@ -1,0 +1,81 @@
+"""Peak host memory (RSS) over a window of work, and device memory in use.
+
+On Linux the kernel's high-water mark (VmHWM) can be reset by writing "5" to /proc/self/clear_refs, so
+each benchmark case gets its own peak ("window" scope). Elsewhere the only peak is the process-lifetime
+`ru_maxrss` ("process" scope); reports carry the scope so readers know which one they see.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from dataclasses import dataclass
+
+from ..dependencies import import_optional
+
+_STATUS = "/proc/self/status"
+_CLEAR_REFS = "/proc/self/clear_refs"
+#: Writing this to clear_refs resets the peak RSS (see proc(5)).
+_RESET_PEAK_RSS = "5"
+KIB, MIB = 1024, 1024**2
+
+
+def _vm_hwm_bytes() -> int | None:
+    try:
+        with open(_STATUS, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * KIB
+    except OSError:
+        return None
+    return None
+
+
+def _ru_maxrss_bytes() -> int:
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return maxrss if sys.platform == "darwin" else maxrss * KIB
+
+
+@dataclass
+class PeakHostMemory:
+    """Context manager: `peak_mib` is the peak RSS (MiB) while the block ran; `scope` says how it was measured."""
+
+    peak_mib: float | None = None
+    scope: str = "process"
+
+    def __enter__(self) -> PeakHostMemory:
+        try:
+            with open(_CLEAR_REFS, "w", encoding="ascii") as f:
+                f.write(_RESET_PEAK_RSS)
+            self.scope = "window" if _vm_hwm_bytes() is not None else "process"
+        except OSError:
+            self.scope = "process"
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        peak = _vm_hwm_bytes() if self.scope == "window" else None
+        self.peak_mib = (peak if peak is not None else _ru_maxrss_bytes()) / MIB
+
+
+def device_memory_used_mib() -> float | None:
+    """Memory in use on the current CUDA device (total - free, MiB: every process, plus the CUDA context).
+
+    None when no CUDA device is reachable through torch or CuPy.
+    """
+    try:
+        torch = import_optional("torch", "device memory readings")
+        if torch.cuda.is_available():
+            free, total = torch.cuda.mem_get_info()
+            return (total - free) / MIB
+    except ImportError:
+        pass
+    try:
+        cupy = import_optional("cupy", "device memory readings")
+    except ImportError:
+        return None
+    try:
+        free, total = cupy.cuda.runtime.memGetInfo()
+    except cupy.cuda.runtime.CUDARuntimeError:
+        return None
+    return (total - free) / MIB

@@ -1,0 +1,67 @@
+"""What `--model` names: a known variant (random weights), or a file (ONNX, engine, checkpoint).
+
+A file fixes what it can run on: an `.onnx` runs on onnxruntime, an `.engine`/`.plan` on tensorrt, a
+checkpoint on torch (and on onnxruntime/tensorrt after a cached export).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..metadata import ArtifactMetadata
+from ..specs import MODELS
+
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan")
+#: The backend a file type runs on, when it runs on one only.
+FIXED_BACKEND = {"onnx": "onnxruntime", "engine": "tensorrt"}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """label: the report's "model" column; kind: "name", "onnx", "engine" or "checkpoint"."""
+
+    label: str
+    kind: str
+    name: str | None = None
+    path: Path | None = None
+
+    @property
+    def fixed_backend(self) -> str | None:
+        """The only backend this source runs on, or None when any can (after export)."""
+        return FIXED_BACKEND.get(self.kind)
+
+
+def model_source(text: str) -> ModelSource:
+    """Parse one `--model` item: a key of `MODELS` or an existing file/folder; else `ConfigError`."""
+    if text in MODELS:
+        return ModelSource(label=text, kind="name", name=text)
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise ConfigError(f"--model {text!r} is neither a known model ({', '.join(MODELS)}) nor an existing path")
+    suffix = path.suffix.lower()
+    kind = "onnx" if suffix in ONNX_SUFFIXES else "engine" if suffix in ENGINE_SUFFIXES else "checkpoint"
+    return ModelSource(label=path.name, kind=kind, path=path)
+
+
+def _onnx_metadata(path: Path) -> ArtifactMetadata:
+    from ..export.files import metadata_from_onnx
+
+    return metadata_from_onnx(path)
+
+
+def _engine_precision(path: Path) -> str:
+    from ..engine import sidecar_for_engine
+
+    return sidecar_for_engine(path).precision
+
+
+def precision_of_file(source: ModelSource) -> str | None:
+    """The precision recorded in an ONNX / engine file's metadata (None for names and checkpoints)."""
+    if source.kind == "onnx":
+        return _onnx_metadata(source.path).precision
+    if source.kind == "engine":
+        return _engine_precision(source.path)
+    return None

@@ -1,0 +1,95 @@
+"""A model loaded on one backend, with a fixed input batch: the thing a model-only benchmark times.
+
+Every backend is the runtime's own (`vitpose_trt.runtime.backends.BACKENDS`), so the numbers are those
+users get from `PoseEstimator`'s inference stage: numpy in and out on the CPU backends, CuPy arrays
+already on the device for the GPU backends (host<->device copies belong to pipeline mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..dependencies import import_optional
+from ..errors import ConfigError
+from ..metadata import ArtifactMetadata
+from ..specs import INPUT_HEIGHT, INPUT_WIDTH
+from .artifacts import RANDOM_WEIGHTS_NOTE, onnx_for, torch_model
+from .sources import ModelSource
+from .timing import CudaEventClock, HostClock
+
+#: Seed of the random input crops (values do not change the speed of a dense network).
+INPUT_SEED = 0
+
+
+@dataclass
+class Target:
+    """`run()` infers one batch; `clock` times it; `device` is "cpu" or "cuda"; `artifact` the file loaded;
+    `metadata` the loaded model's (architecture and keypoint count, for FLOP counts)."""
+
+    run: Callable[[], object]
+    clock: object
+    device: str
+    artifact: str | None
+    metadata: ArtifactMetadata
+    notes: list[str] = field(default_factory=list)
+
+
+def random_crops(batch: int) -> np.ndarray:
+    """(batch, 3, 256, 192) float32 standard-normal crops (the scale of normalised images)."""
+    rng = np.random.default_rng(INPUT_SEED)
+    return rng.standard_normal((batch, 3, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.float32)
+
+
+def backend_source(source: ModelSource, backend: str, precision: str, batch: int, folder: Path):
+    """What to hand the `backend` class: an ONNX path, an engine path, or a torch module."""
+    if backend == "onnxruntime":
+        return onnx_for(source, precision, folder)
+    if backend == "tensorrt":
+        return source.path if source.kind == "engine" else _engine_for(source, precision, batch, folder)
+    if precision != "fp32":
+        raise ConfigError(f"torch backend runs fp32 here, not {precision}")
+    return torch_model(source)
+
+
+def _engine_for(source: ModelSource, precision: str, batch: int, folder: Path) -> Path:
+    from ..engine import BuildOptions, engine_from_onnx
+    from ..engine.options import DEFAULT_BATCH
+
+    # One engine serves every batch up to the default profile's MAX; the builder skips the build when
+    # its sidecar says the ONNX and settings are unchanged.
+    low, opt, high = DEFAULT_BATCH
+    options = BuildOptions(batch=(low, opt, max(high, batch)))
+    return engine_from_onnx(onnx_for(source, precision, folder), options).engine_path
+
+
+def loaded_target(source: ModelSource, backend: str, precision: str, batch: int,
+                  threads: int | None, folder: Path) -> Target:
+    """Load `source` on `backend` for batches of `batch` crops with `threads` CPU threads."""
+    from ..runtime.backends import backend_class
+
+    loaded_from = backend_source(source, backend, precision, batch, folder)
+    # The report's "torch" means eager PyTorch wherever it runs: on a GPU that is the torch-cuda backend.
+    name = "torch-cuda" if backend == "torch" and _torch_cuda() else backend
+    engine = backend_class(name)(loaded_from, max_batch=batch, threads=threads)
+    crops = random_crops(batch)
+    if engine.device == "cuda":
+        cupy = import_optional("cupy", "GPU benchmarks")
+        crops = cupy.asarray(crops)
+        clock = CudaEventClock()
+    else:
+        clock = HostClock()
+    artifact = None if backend == "torch" else str(loaded_from)
+    notes = [RANDOM_WEIGHTS_NOTE] if source.kind == "name" else []
+    notes += [f"runtime backend {name}"] + ([f"providers {','.join(engine.providers)}"]
+                                             if hasattr(engine, "providers") else [])
+    return Target(run=lambda: engine.infer(crops), clock=clock, device=engine.device, artifact=artifact,
+                  metadata=engine.metadata, notes=notes)
+
+
+def _torch_cuda() -> bool:
+    torch = import_optional("torch", "the torch backend")
+    return torch.cuda.is_available()
