@@ -19,6 +19,7 @@ from .errors import (
 )
 from .keypoints import KEYPOINT_SETS, KeypointSet
 from .model.loading import load_model
+from .runtime import PoseEstimator, Poses
 from .specs import MODELS, ModelSpec
 
 __version__ = "0.1.0"
@@ -38,6 +39,8 @@ __all__ = [
     "KeypointSet",
     "MissingDependencyError",
     "ModelSpec",
+    "PoseEstimator",
+    "Poses",
     "UserError",
     "VitPoseError",
     "load_model",

@@ -1,1 +1,6 @@
 """PoseEstimator and its backends (onnxruntime, torch, tensorrt); each backend loads its library lazily."""
+
+from .estimator import PoseEstimator
+from .poses import Poses
+
+__all__ = ["PoseEstimator", "Poses"]

@@ -1,0 +1,71 @@
+"""Inference backends by name; each loads its engine library only when opened.
+
+`open_backend(source, backend="auto")` picks by what `source` is: `.engine`/`.plan` -> tensorrt,
+`.onnx` -> onnxruntime, a checkpoint path, a model name or a torch module -> torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from ...errors import ConfigError
+from ...specs import MODELS
+from .base import DEFAULT_MAX_BATCH, Backend
+
+#: Backend name -> (module in this package, class name).
+BACKENDS = {
+    "onnxruntime": ("onnxruntime", "OnnxRuntimeBackend"),
+    "torch": ("torch", "TorchBackend"),
+    "tensorrt": ("tensorrt", "TensorRTBackend"),
+    "torch-cuda": ("torch_cuda", "TorchCudaBackend"),
+}
+ENGINE_SUFFIXES = (".engine", ".plan")
+ONNX_SUFFIXES = (".onnx",)
+AUTO = "auto"
+
+__all__ = ["AUTO", "BACKENDS", "DEFAULT_MAX_BATCH", "Backend", "backend_class", "backend_name_for", "open_backend"]
+
+
+def _is_torch_module(source) -> bool:
+    # torch is only loaded if the caller already imported it (a module instance implies it).
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(source, torch.nn.Module)
+
+
+def backend_name_for(source) -> str:
+    """The backend "auto" picks for `source` (a path, a model name or a torch module)."""
+    if _is_torch_module(source):
+        return "torch"
+    if not isinstance(source, (str, Path)):
+        raise ConfigError(
+            f"cannot run a {type(source).__name__}: pass an .engine/.onnx/checkpoint path, a model name or a torch module"
+        )
+    suffix = Path(source).suffix.lower()
+    if suffix in ENGINE_SUFFIXES:
+        return "tensorrt"
+    if suffix in ONNX_SUFFIXES:
+        return "onnxruntime"
+    if Path(source).exists() or str(source) in MODELS:
+        return "torch"
+    raise ConfigError(f"{source}: no such file or folder, and not a model name ({', '.join(MODELS)})")
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as `name`, imported now (its engine library still loads lazily)."""
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; valid: {AUTO}, {', '.join(BACKENDS)}")
+    module_name, class_name = BACKENDS[name]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, class_name)
+
+
+def open_backend(source, backend: str = AUTO, *, max_batch: int | None = None, threads: int | None = None) -> Backend:
+    """Load `source` into the backend named `backend` ("auto" = `backend_name_for(source)`).
+
+    max_batch: most crops per inference (None: the artifact's limit or DEFAULT_MAX_BATCH).
+    threads: CPU threads for CPU backends (None: the library's default).
+    """
+    name = backend_name_for(source) if backend == AUTO else backend
+    return backend_class(name)(source, max_batch=max_batch, threads=threads)

@@ -1,0 +1,73 @@
+"""Checks at the `PoseEstimator` boundary: images and boxes a user passes in, raised as `InputError`.
+
+Numpy only. Everything past this module may assume a (H, W, 3) uint8 C-contiguous image and an (N, 4)
+float64 xyxy box array with finite, non-degenerate boxes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..geometry import boxes_xyxy
+
+#: An image is (height, width, channels) with this many colour channels.
+IMAGE_CHANNELS = 3
+#: Box columns: x1, y1, x2, y2 (or x, y, w, h); a fifth column, when present, is the detector score.
+BOX_COLUMNS = 4
+BOX_COLUMNS_WITH_SCORE = 5
+
+
+def _describe(image) -> str:
+    shape = getattr(image, "shape", None)
+    dtype = getattr(image, "dtype", None)
+    return f"{type(image).__name__} with shape {shape} and dtype {dtype}"
+
+
+def checked_image(image, device: str = "cpu"):
+    """Return `image` as a C-contiguous (H, W, 3) uint8 array, or raise `InputError`.
+
+    device "cpu": a numpy array is required (a non-contiguous view is copied, nothing else changes).
+    device "cuda": numpy arrays and GPU arrays (`__cuda_array_interface__` / DLPack, e.g. CuPy) pass;
+    GPU arrays are returned as they are and only their shape and dtype are checked here.
+    """
+    on_gpu = hasattr(image, "__cuda_array_interface__") or (
+        hasattr(image, "__dlpack__") and not isinstance(image, np.ndarray)
+    )
+    if on_gpu and device != "cuda":
+        raise InputError(f"this backend runs on the CPU: pass the image as a numpy array, not {_describe(image)}")
+    if not on_gpu and not isinstance(image, np.ndarray):
+        raise InputError(f"image must be a (H, W, 3) uint8 numpy array, got {type(image).__name__}")
+    shape = tuple(getattr(image, "shape", ()))
+    if len(shape) != 3 or shape[2] != IMAGE_CHANNELS:
+        raise InputError(
+            f"image must have shape (H, W, 3), got {shape}; convert grayscale or RGBA images to 3 channels first"
+        )
+    if shape[0] < 1 or shape[1] < 1:
+        raise InputError(f"image is empty: shape {shape}")
+    if str(image.dtype) != "uint8":
+        raise InputError(f"image must be uint8 (0-255 pixel values), got {image.dtype}")
+    if on_gpu:
+        return image
+    return np.ascontiguousarray(image)
+
+
+def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (boxes (N, 4) float64 xyxy image px, box scores (N,) float64 or None).
+
+    boxes: (N, 4) or (N, 5) array-like, N may be 0; the optional 5th column is the detector score,
+    which `Poses.to_coco` multiplies into the pose score. box_format: "xyxy" or "xywh" (COCO) for the
+    first four columns. Raises `InputError` for wrong shapes, non-finite values or degenerate boxes.
+    """
+    try:
+        array = np.array(boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"boxes must be a numeric (N, 4) array: {exc}") from None
+    if array.size == 0:
+        return boxes_xyxy(np.zeros((0, BOX_COLUMNS)), box_format), None
+    scores = None
+    if array.ndim == 2 and array.shape[1] == BOX_COLUMNS_WITH_SCORE:
+        array, scores = array[:, :BOX_COLUMNS], array[:, BOX_COLUMNS].copy()
+        if not np.isfinite(scores).all():
+            raise InputError("box scores (5th column) contain NaN or infinite values")
+    return boxes_xyxy(array, box_format), scores
