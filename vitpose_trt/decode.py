@@ -111,8 +111,8 @@ def keypoints_from_heatmaps(
 
 
 def _argmax_coords(heatmaps, xp):
-    n, k, _, width = heatmaps.shape
-    flat = heatmaps.reshape(n, k, -1)
+    n, k, height, width = heatmaps.shape
+    flat = heatmaps.reshape(n, k, height * width)
     index = xp.argmax(flat, axis=2)
     scores = xp.max(flat, axis=2)
     coords = xp.stack([index % width, index // width], axis=2).astype(xp.float32)
@@ -124,7 +124,7 @@ def _values_at(maps, x, y, xp):
     """maps (N, K, h, w) sampled at integer (N, K) arrays x, y (clamped into the map)."""
     height, width = maps.shape[-2:]
     flat_index = xp.clip(y, 0, height - 1) * width + xp.clip(x, 0, width - 1)
-    flat = maps.reshape(maps.shape[0], maps.shape[1], -1)
+    flat = maps.reshape(maps.shape[0], maps.shape[1], height * width)
     return xp.take_along_axis(flat, flat_index[..., None], axis=2)[..., 0]
 
 
@@ -152,7 +152,9 @@ def _dark(heatmaps, coords, blur_kernel: int, blur_sigma, xp):
     height, width = heatmaps.shape[-2:]
     peak = heatmaps.max(axis=(2, 3), keepdims=True)
     blurred = blurred_heatmaps(heatmaps, blur_kernel, blur_sigma, border="zero", xp=xp)
-    blurred = blurred * (peak / blurred.max(axis=(2, 3), keepdims=True))
+    blurred_peak = blurred.max(axis=(2, 3), keepdims=True)
+    # All-zero maps (argmax already -1, so never refined) would divide 0 by 0.
+    blurred = blurred * (peak / xp.where(blurred_peak == 0, xp.float32(1), blurred_peak))
     logs = xp.log(xp.maximum(blurred, xp.float32(DARK_LOG_FLOOR)))
     x, y = coords[..., 0].astype(xp.int64), coords[..., 1].astype(xp.int64)
 
