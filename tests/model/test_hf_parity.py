@@ -133,6 +133,16 @@ def test_tiny_simple_hf_folder_and_single_safetensors(tmp_path, crops):
     assert_parity(vt.load_model(alone), hf_model, crops)
 
 
+def test_attention_heads_from_config_json_must_fit(tmp_path):
+    config = hf_config("tiny", "simple")
+    config.backbone_config.num_attention_heads = 6
+    VitPoseForPoseEstimation(config).save_pretrained(tmp_path / "hf")
+    with pytest.raises(vt.CheckpointError, match="no known ViTPose variant fits .*6 attention heads"):
+        vt.load_model(tmp_path / "hf")
+    with pytest.raises(vt.CheckpointError, match="does not fit vitpose-tiny-simple.*config.json says 6"):
+        vt.load_model(tmp_path / "hf", name="vitpose-tiny-simple")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("size", ["s", "b"])
 @pytest.mark.parametrize("head", ["classic", "simple"])

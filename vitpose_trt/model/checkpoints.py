@@ -88,9 +88,12 @@ def _unfit_error(path, spec: ModelSpec, keypoints, state_dict, shapes, num_heads
         expected = {key: value.shape for key, value in ViTPose(spec, keypoints).state_dict().items()}
     report = matching.fit_message(matching.fit_problems(expected, state_dict))
     if not report:
-        report = f"the weights are {shapes.describe()}, the variant has part features {spec.part_features}"
+        reasons = [f"the weights are {shapes.describe()}"]
+        if spec.part_features != shapes.part_features:
+            reasons.append(f"{spec.name} has {spec.part_features} ViTPose++ part features")
         if num_heads is not None and num_heads != spec.num_heads:
-            report += f" and {spec.num_heads} attention heads (config.json says {num_heads})"
+            reasons.append(f"{spec.name} has {spec.num_heads} attention heads, config.json says {num_heads}")
+        report = ", ".join(reasons)
     return CheckpointError(
         f"{path} does not fit {spec.name} ({keypoints.name}, {keypoints.num_keypoints} keypoints): {report}; "
         f"{matching.would_fit(shapes, num_heads)}"

@@ -1,0 +1,201 @@
+"""load_model on checkpoint files: layouts, wrappers, inference of variant/head/keypoints, and bad input.
+
+All on the tiny variants (192-dim, 2 blocks) so they run in seconds; the transformers parity for real
+sizes is in test_hf_parity.py.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+import vitpose_trt as vt
+from vitpose_trt.model.architecture import ViTPose
+
+GRID_TOKENS = 192
+
+
+def official_layout(model: torch.nn.Module, seed: int = 0) -> dict:
+    """`model`'s weights as an official checkpoint stores them: 193-slot pos_embed and a cls_token."""
+    state = dict(model.state_dict())
+    folded = state["backbone.pos_embed"]
+    cls_slot = torch.randn(1, 1, folded.shape[-1], generator=torch.Generator().manual_seed(seed))
+    state["backbone.pos_embed"] = torch.cat([cls_slot, folded - cls_slot], dim=1)
+    state["backbone.cls_token"] = torch.zeros(1, 1, folded.shape[-1])
+    return state
+
+
+def random_model(name: str, keypoints: str = "coco", seed: int = 0) -> ViTPose:
+    torch.manual_seed(seed)
+    model = ViTPose(vt.MODELS[name], vt.KEYPOINT_SETS[keypoints]).eval()
+    with torch.no_grad():
+        model.backbone.pos_embed.normal_(0, 0.5)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def same_outputs(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    x = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        return torch.allclose(a(x), b(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return random_model("vitpose-tiny")
+
+
+@pytest.mark.parametrize("wrapper", ["bare", "state_dict+meta", "ddp"])
+def test_official_pth_with_or_without_wrapper(tmp_path, tiny, wrapper):
+    state = official_layout(tiny)
+    if wrapper == "state_dict+meta":
+        obj = {"meta": {"epoch": 210, "config": "ViTPose_tiny.py"}, "state_dict": state}
+    elif wrapper == "ddp":
+        obj = {f"module.{k}": v for k, v in state.items()}
+    else:
+        obj = state
+    torch.save(obj, tmp_path / "ckpt.pth")
+    model = vt.load_model(tmp_path / "ckpt.pth")
+    assert (model.spec.name, model.keypoints.name) == ("vitpose-tiny", "coco")
+    assert model.backbone.pos_embed.shape == (1, GRID_TOKENS, 192)
+    assert not model.training and same_outputs(model, tiny)
+
+
+def test_own_state_dict_and_fp16_weights_load(tmp_path, tiny):
+    torch.save(tiny.state_dict(), tmp_path / "own.pth")
+    assert same_outputs(vt.load_model(tmp_path / "own.pth", name="vitpose-tiny"), tiny)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in official_layout(tiny).items()}, tmp_path / "h.pth")
+    model = vt.load_model(tmp_path / "h.pth")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("model_name", "keypoints", "dataset"),
+    [
+        ("vitpose-tiny", "aic", None),
+        ("vitpose-tiny", "mpii", None),
+        ("vitpose-tiny", "wholebody", None),
+        ("vitpose-tiny", "ap10k", "ap10k"),
+        ("vitpose-tiny-simple", "coco", None),
+    ],
+)
+def test_variant_head_and_keypoints_inferred(tmp_path, model_name, keypoints, dataset):
+    source = random_model(model_name, keypoints, seed=3)
+    torch.save({"state_dict": official_layout(source)}, tmp_path / "ckpt.pth")
+    model = vt.load_model(tmp_path / "ckpt.pth", dataset=dataset)
+    assert (model.spec.name, model.keypoints.name) == (model_name, keypoints)
+    assert same_outputs(model, source)
+
+
+def test_dataset_that_does_not_fit_the_head(tmp_path, tiny):
+    torch.save(official_layout(tiny), tmp_path / "ckpt.pth")
+    with pytest.raises(vt.CheckpointError, match=r"17 keypoints but dataset 'aic' has 14"):
+        vt.load_model(tmp_path / "ckpt.pth", dataset="aic")
+
+
+def test_name_that_does_not_fit_names_the_one_that_would(tmp_path, tiny):
+    torch.save(official_layout(tiny), tmp_path / "ckpt.pth")
+    with pytest.raises(vt.CheckpointError) as info:
+        vt.load_model(tmp_path / "ckpt.pth", name="vitpose-s")
+    message = str(info.value)
+    assert "ckpt.pth" in message and "does not fit vitpose-s" in message
+    assert "backbone.patch_embed.proj.weight checkpoint (192, 3, 16, 16) vs model (384, 3, 16, 16)" in message
+    assert "the weights fit vitpose-tiny" in message
+    with pytest.raises(vt.CheckpointError, match="the weights fit vitpose-tiny$"):
+        vt.load_model(tmp_path / "ckpt.pth", name="vitpose-tiny-simple")
+
+
+def test_shapes_that_do_not_fit_list_missing_unexpected_and_mismatched(tmp_path, tiny):
+    state = official_layout(tiny)
+    del state["backbone.blocks.1.norm2.bias"]
+    state["backbone.blocks.1.extra.weight"] = torch.zeros(3, 4)
+    state["backbone.blocks.0.mlp.fc1.weight"] = torch.zeros(700, 192)
+    torch.save({"state_dict": state}, tmp_path / "broken.pth")
+    with pytest.raises(vt.CheckpointError) as info:
+        vt.load_model(tmp_path / "broken.pth")
+    message = str(info.value)
+    assert "broken.pth does not fit vitpose-tiny" in message
+    assert "1 missing: backbone.blocks.1.norm2.bias (192,)" in message
+    assert "1 unexpected: backbone.blocks.1.extra.weight (3, 4)" in message
+    assert "1 mismatched: backbone.blocks.0.mlp.fc1.weight checkpoint (700, 192) vs model (768, 192)" in message
+    assert "the weights fit vitpose-tiny" in message
+
+
+def test_unknown_sizes_list_the_known_variants(tmp_path):
+    state = official_layout(random_model("vitpose-tiny"))
+    state = {k: v for k, v in state.items() if not k.startswith("backbone.blocks.1.")}
+    torch.save(state, tmp_path / "depth1.pth")
+    with pytest.raises(vt.CheckpointError, match=r"no known ViTPose variant fits .*depth 1.*known variants: vitpose-s"):
+        vt.load_model(tmp_path / "depth1.pth")
+
+
+class _WritesMarker:
+    """Unpickling this object would create a file: the stand-in for code a malicious checkpoint runs."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
+def test_pickle_that_would_run_code_is_refused_and_does_not_run(tmp_path, tiny, writer):
+    marker = tmp_path / "pwned"
+    payload = {"state_dict": dict(tiny.state_dict()), "meta": _WritesMarker(marker)}
+    path = tmp_path / "evil.pth"
+    if writer == "torch.save":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(payload, f)
+    if writer == "pickle.dump":  # the payload is live: a plain unpickler runs it
+        with open(path, "rb") as f:
+            pickle.load(f)["meta"].close()
+        assert marker.exists()
+        marker.unlink()
+    with pytest.raises(vt.CheckpointError, match=r"refusing to load .*evil\.pth"):
+        vt.load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_truncated_file_is_named(tmp_path, tiny, suffix):
+    from safetensors.torch import save_file
+
+    path = tmp_path / f"cut{suffix}"
+    if suffix == ".pth":
+        torch.save(official_layout(tiny), path)
+    else:
+        save_file({k: v.contiguous() for k, v in tiny.state_dict().items()}, str(path))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(vt.CheckpointError, match=rf"cannot read .*cut\{suffix}"):
+        vt.load_model(path)
+
+
+def test_missing_and_foreign_checkpoints(tmp_path):
+    with pytest.raises(vt.CheckpointError, match="nope.pth does not exist"):
+        vt.load_model(tmp_path / "nope.pth")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(vt.CheckpointError, match="holds no weights: expected one of model.safetensors"):
+        vt.load_model(tmp_path / "empty")
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
+    with pytest.raises(vt.CheckpointError, match="neither an official ViTPose nor a Hugging Face"):
+        vt.load_model(tmp_path / "other.pth")
+    torch.save([1, 2, 3], tmp_path / "list.pth")
+    with pytest.raises(vt.CheckpointError, match="holds a list"):
+        vt.load_model(tmp_path / "list.pth")
+
+
+def test_unknown_model_or_dataset_lists_valid_ones(tmp_path, tiny):
+    torch.save(official_layout(tiny), tmp_path / "ckpt.pth")
+    with pytest.raises(vt.ConfigError, match="unknown model 'vitpose-xl'; valid models: vitpose-s"):
+        vt.load_model(tmp_path / "ckpt.pth", name="vitpose-xl")
+    with pytest.raises(vt.ConfigError, match="unknown keypoint set / dataset 'crowdpose'; valid: coco, aic"):
+        vt.load_model(tmp_path / "ckpt.pth", dataset="crowdpose")
