@@ -22,8 +22,6 @@ DEFAULT_CACHE_DIR = Path("~/.cache/vitpose-trt/bench")
 WEIGHTS_SEED = 0
 #: The note on every result of a named model.
 RANDOM_WEIGHTS_NOTE = f"random weights (seed {WEIGHTS_SEED}): the timing is real, the poses are not"
-#: Calibration crops for fp16 range analysis (AutoCast) and int8 scales.
-CALIBRATION_CROPS = 32
 LOCK_TIMEOUT_S = 1800
 KEY_DIGEST_CHARS = 12
 
@@ -61,13 +59,16 @@ def _cache_stem(source: ModelSource) -> str:
 def onnx_for(source: ModelSource, precision: str, folder: Path) -> Path:
     """Path of `source` as an ONNX file in `precision`, exporting it into `folder` when not cached.
 
-    An `.onnx` source is returned as it is (its precision is whatever its metadata says).
+    Files are named like vitpose-export's (`<model>.onnx`, `<model>-<precision>.onnx`). An `.onnx`
+    source is returned as it is (its precision is whatever its metadata says).
     """
     if source.kind == "onnx":
         return source.path
+    from ..export.pipeline import onnx_path_for
+
     filelock = import_optional("filelock", "the benchmark's export cache")
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{_cache_stem(source)}-{precision}.onnx"
+    target = onnx_path_for(folder, _cache_stem(source), precision)
     with filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S):
         if not target.exists():
             _export(source, precision, target, folder)
@@ -75,30 +76,23 @@ def onnx_for(source: ModelSource, precision: str, folder: Path) -> Path:
 
 
 def _export(source: ModelSource, precision: str, target: Path, folder: Path) -> None:
+    """Write `target`: fp32 straight from PyTorch, other precisions from the cached fp32 file."""
     if precision == "fp32":
         from ..export.onnx_export import export_onnx
 
         export_onnx(torch_model(source), target)
         return
-    fp32 = onnx_for(source, "fp32", folder)
-    crops = _calibration_crops(fp32)
-    if precision == "fp16":
-        from ..export.fp16 import fp16_onnx_from_fp32
+    from ..export.calibration import DEFAULT_CALIB_COUNT, SAMPLE_CALIBRATION_IMAGES, sample_crops
+    from ..export.files import metadata_from_onnx
+    from ..export.fp16 import fp16_onnx_from_fp32
+    from ..export.quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
 
+    fp32 = onnx_for(source, "fp32", folder)
+    warp = metadata_from_onnx(fp32).keypoints.warp
+    crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, DEFAULT_CALIB_COUNT)
+    if precision in QUANTIZED_PRECISIONS:
+        quantized_onnx_from_fp32(fp32, target, precision, crops)
+    elif precision == "fp16":
         fp16_onnx_from_fp32(fp32, target, crops)
-    elif precision == "int8":
-        _int8_onnx(fp32, target, crops)
     else:
         raise ConfigError(f"unknown precision {precision!r}")
-
-
-def _calibration_crops(fp32_onnx: Path):
-    from ..export.calibration import SAMPLE_CALIBRATION_IMAGES, sample_crops
-    from ..export.files import metadata_from_onnx
-
-    warp = metadata_from_onnx(fp32_onnx).keypoints.warp
-    return sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, CALIBRATION_CROPS)
-
-
-def _int8_onnx(fp32: Path, target: Path, crops) -> None:
-    raise ConfigError("int8 export is not available in this build of vitpose-trt yet")

@@ -14,7 +14,7 @@ from .memory import PeakHostMemory, device_memory_used_mib
 from .roofline import MatmulPeak, roofline_percent
 from .sources import ModelSource
 from .stats import latency_stats, throughput
-from .targets import loaded_target
+from .targets import backend_source, loaded_target
 from .timing import timed_calls
 
 
@@ -56,11 +56,13 @@ def run_case(case: Case, *, warmup: int, iters: int, threads: int | None, cache:
              peak: MatmulPeak | None, on_step: Callable[[], None] | None = None) -> dict:
     """Load `case`, run `warmup` untimed and `iters` timed batches, return its result row.
 
-    Peak host RSS covers loading and running (the window scope resets it per case on Linux).
+    Exports or builds the artifact first when it is not cached; peak host RSS then covers loading and
+    running only (the window scope resets it per case on Linux).
     """
+    loaded_from = backend_source(case.source, case.backend, case.precision, case.batch, cache)
     gc.collect()
     with PeakHostMemory() as memory:
-        target = loaded_target(case.source, case.backend, case.precision, case.batch, threads, cache)
+        target = loaded_target(case.source, case.backend, loaded_from, case.batch, threads)
         seconds = timed_calls(target.run, warmup, iters, target.clock, on_step)
     device_mib = device_memory_used_mib() if target.device == "cuda" else None
     return result_row(

@@ -66,12 +66,10 @@ def _engine_for(source: ModelSource, precision: str, batch: int, folder: Path) -
     return engine_from_onnx(onnx_for(source, precision, folder), options).engine_path
 
 
-def loaded_target(source: ModelSource, backend: str, precision: str, batch: int,
-                  threads: int | None, folder: Path) -> Target:
-    """Load `source` on `backend` for batches of `batch` crops with `threads` CPU threads."""
+def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, threads: int | None) -> Target:
+    """Load `loaded_from` (from `backend_source`) on `backend` for `batch` crops per call, `threads` CPU threads."""
     from ..runtime.backends import backend_class
 
-    loaded_from = backend_source(source, backend, precision, batch, folder)
     # The report's "torch" means eager PyTorch wherever it runs: on a GPU that is the torch-cuda backend.
     name = "torch-cuda" if backend == "torch" and _torch_cuda() else backend
     engine = backend_class(name)(loaded_from, max_batch=batch, threads=threads)

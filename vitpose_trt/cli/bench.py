@@ -1,22 +1,159 @@
-"""vitpose-bench: latency and throughput reports (model-only and end-to-end pipeline)."""
+"""vitpose-bench: latency and throughput reports (model-only and end-to-end pipeline).
+
+Model-only mode times a backend's inference on ready-made crops; pipeline mode times a whole frame
+(image + N boxes -> keypoints) stage by stage. Every model x backend x precision x batch (or persons)
+is one result: latency p50/p90/p99, throughput, % of the device's measured matmul peak, peak memory.
+With no arguments: vitpose-b (random weights) on the best backend available here.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import ConfigError
 from .common import add_verbose_flag, run_command
 
+DEFAULT_MODEL = "vitpose-b"
+DEFAULT_BATCHES = "1,8"
+#: Timed / warm-up calls per case when not given: few on a CPU (seconds per call), more on a GPU.
+DEFAULT_ITERS = {"cpu": 10, "cuda": 100}
+DEFAULT_WARMUP = {"cpu": 2, "cuda": 10}
+#: Largest batch / persons accepted (a sanity bound; engines are built for far less).
+MAX_BATCH = 4096
+
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vitpose-bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="vitpose-bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="comma-separated model names (vitpose-s, ...) or files (.onnx, .engine, checkpoint)")
+    p.add_argument("--backend", help="comma-separated: tensorrt, onnxruntime, torch (default: best available)")
+    p.add_argument("--precision", help="comma-separated: fp32, fp16, int8 (default: the backend's usual one)")
+    p.add_argument("--batch", help=f"comma-separated crops per call, model-only mode (default {DEFAULT_BATCHES})")
+    p.add_argument("--iters", help="timed calls per case (default 10 on a CPU, 100 with a GPU)")
+    p.add_argument("--warmup", help="untimed calls per case first (default 2 on a CPU, 10 with a GPU)")
+    p.add_argument("--threads", help="CPU threads for the backends and the matmul peak (default: usable cores)")
+    p.add_argument("--pipeline", action="store_true", help="time image + boxes -> keypoints, stage by stage")
+    p.add_argument("--persons", help=f"comma-separated persons per frame, pipeline mode (default {DEFAULT_BATCHES})")
+    p.add_argument("--image", help="pipeline mode: image file (default: scikit-image's astronaut photo)")
+    p.add_argument("--json", help="write the report as JSON here")
+    p.add_argument("--markdown", help="write the report as Markdown here")
+    p.add_argument("--plot", help="write a PNG plot of throughput vs batch here")
+    p.add_argument("--cache-dir", help="where exported ONNX/engines are cached (default $VITPOSE_TRT_CACHE "
+                                       "or ~/.cache/vitpose-trt/bench)")
     add_verbose_flag(p)
     return p
 
 
+def _names(text: str | None, flag: str) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise ConfigError(f"{flag} {text!r}: empty item in the comma-separated list")
+    return items
+
+
+def _int(text: str, flag: str, low: int, high: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ConfigError(f"{flag} {value} out of range: must be {bound}")
+    return value
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    return list(dict.fromkeys(_int(t, flag, 1, MAX_BATCH) for t in _names(text, flag)))
+
+
+def _checked_output(path: str | None, flag: str, suffix: str | None = None) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; give a file name")
+    if suffix and out.suffix.lower() != suffix:
+        raise ConfigError(f"{flag} {path}: must end in {suffix}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise ConfigError(f"{flag} {path}: folder {parent} is not writable")
+    return out
+
+
+def _batches(args: argparse.Namespace) -> list[int]:
+    if args.pipeline and args.batch is not None:
+        raise ConfigError("--batch is for model-only mode; in --pipeline mode give --persons")
+    if not args.pipeline and (args.persons is not None or args.image is not None):
+        raise ConfigError("--persons and --image need --pipeline")
+    text = (args.persons if args.pipeline else args.batch) or DEFAULT_BATCHES
+    return _ints(text, "--persons" if args.pipeline else "--batch")
+
+
+def _loop_counts(args: argparse.Namespace, on_gpu: bool) -> tuple[int, int]:
+    device = "cuda" if on_gpu else "cpu"
+    iters = _int(args.iters, "--iters", 1) if args.iters is not None else DEFAULT_ITERS[device]
+    warmup = _int(args.warmup, "--warmup", 0) if args.warmup is not None else DEFAULT_WARMUP[device]
+    return iters, warmup
+
+
+def _threads(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        return _int(args.threads, "--threads", 1)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _write_outputs(report: dict, args: argparse.Namespace, outputs: dict) -> None:
+    from ..bench.plot import write_throughput_plot
+    from ..bench.report import write_atomically, write_json
+    from ..bench.tables import markdown_report
+
+    if outputs["json"]:
+        write_json(report, outputs["json"])
+    if outputs["markdown"]:
+        text = markdown_report(report)
+        write_atomically(outputs["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    if outputs["plot"]:
+        write_throughput_plot(report["results"], outputs["plot"])
+
+
 def _bench(args: argparse.Namespace) -> int:
-    raise ConfigError("vitpose-bench is not implemented yet (issue 7)")
+    from ..bench.artifacts import cache_dir
+    from ..bench.availability import cuda_visible
+    from ..bench.plan import benchmark_plan
+    from ..bench.run import benchmark_report
+    from ..bench.sources import model_source
+    from ..bench.tables import text_table
+    from ..dependencies import import_optional
+
+    outputs = {"json": _checked_output(args.json, "--json", ".json"),
+               "markdown": _checked_output(args.markdown, "--markdown"),
+               "plot": _checked_output(args.plot, "--plot", ".png")}
+    if outputs["plot"]:
+        import_optional("matplotlib", "--plot")
+    batches, threads = _batches(args), _threads(args)
+    iters, warmup = _loop_counts(args, cuda_visible())
+    sources = [model_source(m) for m in _names(args.model, "--model")]
+    plan = benchmark_plan(sources, _names(args.backend, "--backend"), _names(args.precision, "--precision"), batches)
+    for skip in plan.skipped:
+        print(f"skipped: {skip['model']} / {skip['backend']} / {skip['precision']}: {skip['reason']}", file=sys.stderr)
+    run_one = _pipeline_runner(args) if args.pipeline else None
+    extra = {"run_one": run_one} if run_one else {}
+    report = benchmark_report(plan, warmup=warmup, iters=iters, threads=threads, cache=cache_dir(args.cache_dir),
+                              command=["vitpose-bench", *sys.argv[1:]], **extra)
+    print(text_table(report["results"]))
+    _write_outputs(report, args, outputs)
+    return 0
+
+
+def _pipeline_runner(args: argparse.Namespace):
+    raise ConfigError("--pipeline is not available yet: it needs vitpose_trt.runtime.PoseEstimator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,22 @@
+"""A real vitpose-tiny benchmark report, produced once for the report and schema tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def bench_cache(tmp_path_factory):
+    """A cache folder shared by every bench test (each ONNX export happens once)."""
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_report(bench_cache):
+    """Report of vitpose-tiny on onnxruntime and torch, fp32, batches 1 and 2, 3 timed calls each."""
+    from vitpose_trt.bench.plan import benchmark_plan
+    from vitpose_trt.bench.run import benchmark_report
+    from vitpose_trt.bench.sources import model_source
+
+    plan = benchmark_plan([model_source("vitpose-tiny")], ["onnxruntime", "torch"], ["fp32", "int8"], [1, 2])
+    return benchmark_report(plan, warmup=1, iters=3, threads=1, cache=bench_cache, command=["test"])

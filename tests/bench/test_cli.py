@@ -1,0 +1,65 @@
+"""vitpose-bench end to end: refusals in one line with exit 2, and a small real run through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vitpose_trt.bench.report import report_schema_errors
+from vitpose_trt.cli.bench import main
+
+
+@pytest.mark.parametrize("argv", [
+    ["--batch", "0"],
+    ["--batch", "1,x"],
+    ["--batch", "1,,2"],
+    ["--iters", "0"],
+    ["--warmup", "-1"],
+    ["--threads", "zero"],
+    ["--backend", "tensorflow"],
+    ["--precision", "fp64"],
+    ["--model", "no-such-model"],
+    ["--plot", "out.jpg"],
+    ["--json", "out.txt"],
+    ["--persons", "4"],
+    ["--pipeline", "--batch", "4"],
+    ["--model", "vitpose-tiny", "--backend", "torch", "--precision", "int8"],
+])
+def test_nonsense_arguments_exit_2_with_one_line(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("vitpose-bench: error: "), err
+    assert not list(tmp_path.iterdir())
+
+
+def test_tensorrt_without_a_gpu_is_refused_in_one_line(capsys):
+    from vitpose_trt.bench.availability import backend_unavailable_reason
+
+    reason = backend_unavailable_reason("tensorrt")
+    if reason is None:
+        return  # this machine can run TensorRT; the GPU tests cover it
+    assert main(["--model", "vitpose-tiny", "--backend", "tensorrt"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"vitpose-bench: error: backend tensorrt cannot run here: {reason}"]
+
+
+def test_small_bench_run_through_the_cli(tmp_path, bench_cache):
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "vitpose_trt.cli.bench", "--model", "vitpose-tiny", "--backend", "onnxruntime,torch",
+           "--batch", "1,2", "--iters", "3", "--warmup", "1", "--threads", "1", "--cache-dir", str(bench_cache),
+           "--json", str(out / "r.json"), "--markdown", str(out / "r.md"), "--plot", str(out / "r.png")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "r.json").read_text())
+    assert report_schema_errors(report) == []
+    assert len(report["results"]) == 4 and report["command"][0] == "vitpose-bench"
+    # The stdout table and the Markdown table list the same four results.
+    table = [line for line in done.stdout.splitlines() if line.startswith("vitpose-tiny")]
+    md = [line for line in (out / "r.md").read_text().splitlines() if line.startswith("| vitpose-tiny")]
+    assert len(table) == len(md) == 4
+    assert (out / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert "vitpose-bench" in done.stderr  # the progress bar
