@@ -199,3 +199,57 @@ def test_unknown_model_or_dataset_lists_valid_ones(tmp_path, tiny):
         vt.load_model(tmp_path / "ckpt.pth", name="vitpose-xl")
     with pytest.raises(vt.ConfigError, match="unknown keypoint set / dataset 'crowdpose'; valid: coco, aic"):
         vt.load_model(tmp_path / "ckpt.pth", dataset="crowdpose")
+
+
+def _head_tensors(model: ViTPose, prefix: str) -> dict:
+    return {prefix + k: v for k, v in model.keypoint_head.state_dict().items()}
+
+
+def test_multi_head_checkpoint_picks_the_dataset_head(tmp_path, tiny):
+    """coco+aic+mpii-style checkpoints: keypoint_head is COCO, associate_keypoint_heads.{i} dataset i + 1."""
+    aic, mpii = random_model("vitpose-tiny", "aic", seed=4), random_model("vitpose-tiny", "mpii", seed=5)
+    aic.backbone.load_state_dict(tiny.backbone.state_dict())
+    mpii.backbone.load_state_dict(tiny.backbone.state_dict())
+    state = official_layout(tiny)
+    state.update(_head_tensors(aic, "associate_keypoint_heads.0."))
+    # A head stored with more output channels than its dataset has keypoints: the official
+    # tools/model_split.py keeps the first K.
+    wide = random_model("vitpose-tiny", "wholebody", seed=6)
+    wide_head = _head_tensors(wide, "associate_keypoint_heads.1.")
+    wide_head["associate_keypoint_heads.1.final_layer.weight"][:16] = mpii.keypoint_head.final_layer.weight
+    wide_head["associate_keypoint_heads.1.final_layer.bias"][:16] = mpii.keypoint_head.final_layer.bias
+    with torch.no_grad():
+        mpii.keypoint_head.deconv_layers.load_state_dict(wide.keypoint_head.deconv_layers.state_dict())
+    state.update(wide_head)
+    torch.save({"state_dict": state}, tmp_path / "multi.pth")
+
+    assert same_outputs(vt.load_model(tmp_path / "multi.pth"), tiny)
+    assert same_outputs(vt.load_model(tmp_path / "multi.pth", dataset="aic"), aic)
+    assert same_outputs(vt.load_model(tmp_path / "multi.pth", dataset="mpii"), mpii)
+    with pytest.raises(vt.CheckpointError, match=r"no head for dataset 'ap10k' \(associate_keypoint_heads.2\)"):
+        vt.load_model(tmp_path / "multi.pth", dataset="ap10k")
+
+
+def test_split_vitpose_plus_leftovers_are_ignored_for_coco_only(tmp_path, tiny):
+    """tools/model_split.py's coco.pth: fc2 already holds expert 0, the experts and other heads are left in."""
+    state = official_layout(tiny)
+    hidden = tiny.backbone.blocks[0].mlp.fc1.out_features
+    for block in range(tiny.spec.depth):
+        for j in range(6):
+            state[f"backbone.blocks.{block}.mlp.experts.{j}.weight"] = torch.randn(48, hidden)
+            state[f"backbone.blocks.{block}.mlp.experts.{j}.bias"] = torch.randn(48)
+    state.update(_head_tensors(random_model("vitpose-tiny", "aic"), "associate_keypoint_heads.0."))
+    torch.save({"state_dict": state}, tmp_path / "coco.pth")
+    model = vt.load_model(tmp_path / "coco.pth")
+    assert model.spec.name == "vitpose-tiny" and same_outputs(model, tiny)
+    with pytest.raises(vt.CheckpointError, match="already include the COCO expert"):
+        vt.load_model(tmp_path / "coco.pth", dataset="aic")
+
+
+def test_head_with_an_unknown_keypoint_count(tmp_path, tiny):
+    state = official_layout(tiny)
+    state["keypoint_head.final_layer.weight"] = state["keypoint_head.final_layer.weight"][:1].repeat(21, 1, 1, 1)
+    state["keypoint_head.final_layer.bias"] = state["keypoint_head.final_layer.bias"][:1].repeat(21)
+    torch.save(state, tmp_path / "k21.pth")
+    with pytest.raises(vt.CheckpointError, match=r"k21.pth: the head predicts 21 keypoints .*known: coco 17, aic 14"):
+        vt.load_model(tmp_path / "k21.pth")

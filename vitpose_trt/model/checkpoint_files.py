@@ -36,7 +36,7 @@ class CheckpointTensors:
 
 
 def tensors_from_path(path: Path) -> CheckpointTensors:
-    """Return the tensors of a `.pth`/`.safetensors` file or a Hugging Face folder; `CheckpointError` if unreadable."""
+    """The tensors of a `.pth` / `.safetensors` file or a Hugging Face folder; `CheckpointError` if unreadable."""
     path = Path(path)
     if path.is_dir():
         return _tensors_from_hf_folder(path)

@@ -57,7 +57,15 @@ def _official_layout(checkpoint: CheckpointTensors) -> dict:
     )
 
 
-def _loaded_model(spec: ModelSpec, keypoints: KeypointSet, state_dict: dict, path: Path, shapes, num_heads):
+def _loaded_model(
+    spec: ModelSpec,
+    keypoints: KeypointSet,
+    state_dict: dict,
+    path: Path,
+    shapes: matching.WeightShapes,
+    num_heads: int | None,
+):
+    """`ViTPose(spec, keypoints)` holding `state_dict` (float32, eval mode); `CheckpointError` if it doesn't fit."""
     torch = import_optional("torch", "the PyTorch model")
     from .architecture import ViTPose
 
@@ -74,7 +82,14 @@ def _loaded_model(spec: ModelSpec, keypoints: KeypointSet, state_dict: dict, pat
     return model.eval()
 
 
-def _unfit_error(path, spec: ModelSpec, keypoints, state_dict, shapes, num_heads) -> CheckpointError:
+def _unfit_error(
+    path: Path,
+    spec: ModelSpec,
+    keypoints: KeypointSet | None,
+    state_dict: dict,
+    shapes: matching.WeightShapes,
+    num_heads: int | None,
+) -> CheckpointError:
     """CheckpointError listing what doesn't fit `spec` and which variant would."""
     torch = import_optional("torch", "the PyTorch model")
     from .architecture import ViTPose

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import CheckpointError
-from ..keypoints import KeypointSet, keypoint_set_by_count, keypoint_set_by_name
+from ..errors import CheckpointError, ConfigError
+from ..keypoints import KEYPOINT_SETS, KeypointSet, keypoint_set_by_count, keypoint_set_by_name
 from ..specs import MODELS, ModelSpec
 
 PATCH_WEIGHT = "backbone.patch_embed.proj.weight"
@@ -86,7 +86,14 @@ def spec_for_weights(shapes: WeightShapes, num_heads: int | None, path) -> Model
 def keypoints_for_weights(shapes: WeightShapes, dataset: str | None, path) -> KeypointSet:
     """The keypoint set of the head: `dataset` if given (must have K keypoints), else the one with K."""
     if dataset is None:
-        return keypoint_set_by_count(shapes.num_keypoints)
+        try:
+            return keypoint_set_by_count(shapes.num_keypoints)
+        except ConfigError:
+            known = ", ".join(f"{kset.name} {kset.num_keypoints}" for kset in KEYPOINT_SETS.values())
+            raise CheckpointError(
+                f"{path}: the head predicts {shapes.num_keypoints} keypoints and no known keypoint set has that "
+                f"many (known: {known})"
+            ) from None
     keypoints = keypoint_set_by_name(dataset)
     if keypoints.num_keypoints != shapes.num_keypoints:
         raise CheckpointError(

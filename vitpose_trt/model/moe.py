@@ -50,20 +50,27 @@ def convert_state_dict(state_dict: dict, dataset: str | None) -> dict:
     keys (which `tools/model_split.py` leaves in its outputs), which are dropped.
     """
     is_moe = part_features(state_dict) > 0
-    if dataset is not None and dataset not in MOE_DATASET_INDEX and (num_experts(state_dict) or associate_heads(state_dict)):
+    index = _dataset_index(state_dict, dataset, is_moe)
+    if is_moe:
+        state_dict = _expert_folded(state_dict, index, dataset or "coco")
+    head = _head_selected(state_dict, index, dataset, is_moe)
+    return {k: v for k, v in head.items() if not (_EXPERT_KEY.match(k) or _ASSOCIATE_KEY.match(k))}
+
+
+def _dataset_index(state_dict: dict, dataset: str | None, is_moe: bool) -> int:
+    """The expert / head index of `dataset` (0 = COCO), or `CheckpointError` if this checkpoint can't serve it."""
+    multi_task = num_experts(state_dict) or associate_heads(state_dict)
+    if dataset is not None and dataset not in MOE_DATASET_INDEX and multi_task:
         raise CheckpointError(
             f"dataset {dataset!r} has no ViTPose++ expert or head; datasets with one: {', '.join(MOE_DATASET_INDEX)}"
         )
     index = MOE_DATASET_INDEX.get(dataset, 0) if dataset else 0
     if num_experts(state_dict) and not is_moe and index != 0:
         raise CheckpointError(
-            f"this checkpoint's fc2 layers already include the COCO expert (an output of the official "
-            f"tools/model_split.py); dataset {dataset!r} needs the unsplit ViTPose++ checkpoint or its own split file"
+            "this checkpoint's fc2 layers already include the COCO expert (an output of the official "
+            f"tools/model_split.py); dataset {dataset!r} needs the unsplit ViTPose++ checkpoint or its split file"
         )
-    if is_moe:
-        state_dict = _expert_folded(state_dict, index, dataset or "coco")
-    head = _head_selected(state_dict, index, dataset, is_moe)
-    return {k: v for k, v in head.items() if not (_EXPERT_KEY.match(k) or _ASSOCIATE_KEY.match(k))}
+    return index
 
 
 def _expert_folded(state_dict: dict, index: int, dataset: str) -> dict:
