@@ -159,10 +159,12 @@ def test_dark_udp_matches_hugging_face_with_its_blur_sigma():
     assert np.abs(official - coords).max() > 1e-3  # the two sigmas really differ
 
 
-@pytest.mark.parametrize("kernel", [3, 5, 7, 11, 17])
+@pytest.mark.parametrize("kernel", [3, 5, 7, 11, 17, 131])
 def test_gaussian_kernel_and_blur_match_opencv(kernel):
-    np.testing.assert_allclose(d.gaussian_kernel(kernel), cv2.getGaussianKernel(kernel, 0)[:, 0], rtol=1e-6)
-    np.testing.assert_allclose(d.gaussian_kernel(kernel, 1.3), cv2.getGaussianKernel(kernel, 1.3)[:, 0], rtol=1e-6)
+    """Also a kernel wider than the maps: OpenCV reflects the border repeatedly."""
+    for sigma, cv2_sigma in ((None, 0), (1.3, 1.3)):
+        expected = cv2.getGaussianKernel(kernel, cv2_sigma)[:, 0]
+        np.testing.assert_allclose(d.gaussian_kernel(kernel, sigma), expected, rtol=1e-6, atol=1e-12)
     maps = noisy_heatmaps(np.random.default_rng(kernel), n=2, k=3)
     expected = np.array([[cv2.GaussianBlur(m, (kernel, kernel), 0) for m in per] for per in maps])
     np.testing.assert_allclose(d.blurred_heatmaps(maps, kernel), expected, atol=1e-6)
@@ -214,6 +216,8 @@ def test_invalid_arguments():
         d.flip_back(maps, [0] * 17, shift=False)
     with pytest.raises(InputError, match="heatmaps"):
         d.flip_back(maps[0], list(range(17)), shift=False)
+    with pytest.raises(ConfigError, match="border"):
+        d.blurred_heatmaps(maps, border="wrap")
 
 
 def test_empty_batches_decode():
