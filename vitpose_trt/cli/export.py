@@ -1,7 +1,8 @@
 """vitpose-export: checkpoint or model name -> ONNX (fp32, fp16, int8, fp8) -> TensorRT engine.
 
-Writes DIR/<model>.onnx (fp32, checked against PyTorch), DIR/<model>-<precision>.onnx with its accuracy
-report DIR/<model>-<precision>.report.json, then (unless --builder none) the engine and its sidecar.
+Writes DIR/<model>.onnx (fp32, checked against PyTorch), DIR/<model>-<precision>.onnx, an accuracy
+report beside each (<stem>.report.json: relative L2, cosine, argmax keypoint agreement vs fp32 PyTorch
+on held-out scikit-image photos), then (unless --builder none) the engine <stem>.engine and <stem>.json.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def _export(args: argparse.Namespace) -> int:
     crops = None if args.precision == "fp32" else _calibration_crops(args, model.keypoints.warp)
     result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
                               random_weights=args.weights is None, verbose=args.verbose)
-    print(f"wrote {result.onnx}" + (f" and {result.report_path}" if result.report_path else ""))
+    print(f"wrote {result.onnx} and {result.report_path}")
     if options is not None:
         from ..engine.build import engine_from_onnx
 

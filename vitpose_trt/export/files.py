@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from ..dependencies import import_optional
-from ..errors import ExportError
+from ..errors import ConfigError, ExportError
 from ..metadata import ONNX_METADATA_KEY, ArtifactMetadata
 
 #: Protobuf refuses to serialise a message of 2 GiB or more.
@@ -26,6 +26,9 @@ PROTOBUF_LIMIT_BYTES = 2**31
 GRAPH_HEADROOM_BYTES = 64 * 2**20
 #: Models whose tensors add up to more than this are saved with external data.
 EXTERNAL_DATA_THRESHOLD_BYTES = PROTOBUF_LIMIT_BYTES - GRAPH_HEADROOM_BYTES
+#: Tensors up to this size stay inside the proto even with external data: ONNX Runtime's shape
+#: inference must read small constants such as Reshape targets from the graph itself.
+INLINE_TENSOR_MAX_BYTES = 1024
 #: Suffix of the external data file written beside `<name>.onnx`.
 EXTERNAL_DATA_SUFFIX = ".data"
 
@@ -60,7 +63,12 @@ def with_metadata(model, metadata: ArtifactMetadata):
 def metadata_from_onnx(path: str | Path) -> ArtifactMetadata:
     """Read the `ArtifactMetadata` stored in an ONNX file (tensors are not loaded)."""
     onnx = import_optional("onnx", "ONNX export")
-    model = onnx.load(str(path), load_external_data=False)
+    if not Path(path).is_file():
+        raise ConfigError(f"ONNX file {path} does not exist")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, ValueError, OSError... for a file that isn't ONNX
+        raise ExportError(f"{path} is not a readable ONNX file: {exc}") from exc
     for prop in model.metadata_props:
         if prop.key == ONNX_METADATA_KEY:
             return ArtifactMetadata.from_json(prop.value, source=str(path))
@@ -89,7 +97,7 @@ def save_onnx_atomic(model, path: str | Path, external_data_threshold: int = EXT
         staged = staging / path.name
         if external:
             onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_path.name, size_threshold=0)
+                            location=data_path.name, size_threshold=INLINE_TENSOR_MAX_BYTES)
             os.replace(staging / data_path.name, data_path)
         else:
             onnx.save_model(model, str(staged))

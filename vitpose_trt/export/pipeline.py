@@ -1,8 +1,9 @@
-"""The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> `DIR/<model>-<precision>.onnx` + report.
+"""The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> `DIR/<model>-<precision>.onnx`.
 
-Every file is checked in ONNX Runtime (CPU) against fp32 PyTorch on held-out real crops: the fp32 file
-must agree to `FP32_TOLERANCE` relative L2 (else `AccuracyError`); a converted file gets an accuracy
-report, printed and written as `DIR/<model>-<precision>.report.json`.
+Every file is checked in ONNX Runtime (CPU) against fp32 PyTorch on held-out real crops and gets an
+accuracy report, printed and written beside it (`DIR/<model>.report.json`,
+`DIR/<model>-<precision>.report.json`). The fp32 file must agree to `FP32_TOLERANCE` relative L2
+(else `AccuracyError`); a converted file over its tolerance is kept, with a printed warning.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def onnx_path_for(output_dir: str | Path, model_name: str, precision: str) -> Pa
 
 
 def report_path_for(onnx_path: str | Path) -> Path:
-    """`DIR/<model>-<precision>.report.json` beside `DIR/<model>-<precision>.onnx`."""
+    """`DIR/<stem>.report.json` beside `DIR/<stem>.onnx`."""
     onnx_path = Path(onnx_path)
     return onnx_path.with_name(onnx_path.stem + REPORT_SUFFIX)
 
@@ -53,6 +54,7 @@ class ExportResult:
     fp32_onnx: Path
     onnx: Path
     fp32_check: AccuracyReport
+    fp32_report_path: Path
     report: AccuracyReport | None = None
     report_path: Path | None = None
 
@@ -84,11 +86,13 @@ def export_precision(
     reference = heatmaps_from_torch(model, crops)
     fields = dict(model=name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
     check = _report(reference, fp32_path, "fp32", FP32_TOLERANCE, fields, random_weights, crops)
+    check_path = write_json_atomic(check.to_dict(), report_path_for(fp32_path))
     log(f"fp32 check: {check.summary()}")
     if not check.within_tolerance:
         raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g}")
-    result = ExportResult(precision, fp32_path, fp32_path, check)
+    result = ExportResult(precision, fp32_path, fp32_path, check, check_path)
     if precision == "fp32":
+        result.report, result.report_path = check, check_path
         return result
     if calibration_crops is None:
         calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, DEFAULT_CALIB_COUNT)
