@@ -70,8 +70,7 @@ def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, th
     """Load `loaded_from` (from `backend_source`) on `backend` for `batch` crops per call, `threads` CPU threads."""
     from ..runtime.backends import backend_class
 
-    # The report's "torch" means eager PyTorch wherever it runs: on a GPU that is the torch-cuda backend.
-    name = "torch-cuda" if backend == "torch" and _torch_cuda() else backend
+    name = runtime_backend_name(backend)
     engine = backend_class(name)(loaded_from, max_batch=batch, threads=threads)
     crops = random_crops(batch)
     if engine.device == "cuda":
@@ -88,6 +87,10 @@ def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, th
                   metadata=engine.metadata, notes=notes)
 
 
-def _torch_cuda() -> bool:
+def runtime_backend_name(backend: str) -> str:
+    """The runtime backend behind a report's backend: "torch" is eager PyTorch wherever it runs, which
+    on a machine with CUDA is the torch-cuda backend."""
+    if backend != "torch":
+        return backend
     torch = import_optional("torch", "the torch backend")
-    return torch.cuda.is_available()
+    return "torch-cuda" if torch.cuda.is_available() else backend

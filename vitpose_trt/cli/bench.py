@@ -153,7 +153,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _pipeline_runner(args: argparse.Namespace):
-    raise ConfigError("--pipeline is not available yet: it needs vitpose_trt.runtime.PoseEstimator")
+    """`run_pipeline_case` bound to the image (--image, or scikit-image's astronaut)."""
+    from functools import partial
+
+    from ..bench.pipeline import image_for_pipeline, run_pipeline_case
+
+    image, color, label = image_for_pipeline(args.image)
+    return partial(run_pipeline_case, image=image, color=color, image_label=label)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
