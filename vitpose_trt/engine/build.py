@@ -80,7 +80,10 @@ def _source_or_parser_error(trt: ModuleType, onnx_path: Path) -> OnnxSource:
     try:
         return onnx_source(onnx_path)
     except UnreadableOnnx as exc:
-        network_from_onnx(trt, onnx_path, build_logger(trt))  # raises EngineBuildError quoting the parser
+        try:
+            network_from_onnx(trt, onnx_path, build_logger(trt))
+        except EngineBuildError as parser_error:
+            raise EngineBuildError(f"{parser_error}\n(onnx could not read it either: {exc})") from exc
         raise EngineBuildError(f"{onnx_path} is not a readable ONNX model: {exc}") from exc
 
 

@@ -4,6 +4,11 @@ The build runs in a worker thread (the library releases the GIL while it works),
 stays in Python and receives KeyboardInterrupt. On Ctrl-C the progress monitor's `step_complete`
 starts returning False, TensorRT stops at its next step and returns None, the worker ends, and the
 KeyboardInterrupt is re-raised. Nothing has been written to disk at that point.
+
+The main thread waits on an Event the worker sets when the library call has returned, not on
+Thread.join: on Python 3.11 a KeyboardInterrupt inside join() can mark a still-running thread as
+stopped (bpo-45274's handler releases the running thread's lock), and a process that exits while
+TensorRT still calls back into Python aborts ("FATAL: exception not rethrown").
 """
 
 from __future__ import annotations
@@ -23,21 +28,24 @@ def serialized_engine(builder, network, config, monitor, logger):
     log when the build fails, KeyboardInterrupt when it was interrupted (after the build stopped).
     """
     outcome: dict[str, object] = {}
+    returned = threading.Event()
 
     def build() -> None:
         try:
             outcome["plan"] = builder.build_serialized_network(network, config)
         except Exception as exc:  # re-raised in the calling thread below
             outcome["error"] = exc
+        finally:
+            returned.set()
 
     worker = threading.Thread(target=build, name="vitpose-trt-engine-build", daemon=True)
-    worker.start()
     try:
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
-    except KeyboardInterrupt:
+        worker.start()  # inside the try: Ctrl-C can already arrive while start() waits for the thread
+        while not returned.wait(POLL_SECONDS):
+            pass
+    except BaseException:
         monitor.cancel()
-        worker.join()
+        _wait_through_interrupts(returned)
         raise
     finally:
         monitor.close()
@@ -49,3 +57,12 @@ def serialized_engine(builder, network, config, monitor, logger):
     if plan is None or plan.nbytes == 0:
         raise EngineBuildError(f"the engine build failed:\n{logger.quoted_errors()}")
     return plan
+
+
+def _wait_through_interrupts(returned: threading.Event) -> None:
+    """Wait until the library call has returned; further Ctrl-C presses are absorbed (TensorRT stops at its next step)."""
+    while not returned.is_set():
+        try:
+            returned.wait(POLL_SECONDS)
+        except KeyboardInterrupt:
+            continue

@@ -140,11 +140,12 @@ def sidecar_for_engine(engine_path: Path) -> EngineSidecar:
 
 
 def check_engine_compatible(sidecar: EngineSidecar, library_module: ModuleType, device_name: str,
-                            compute_capability) -> None:
+                            compute_capability, engine_path: Path | None = None) -> None:
     """Raise EngineLoadError (saying how to rebuild) when the engine cannot run with this library on this GPU.
 
     library_module: the imported `tensorrt` or `tensorrt_rtx`. compute_capability: "8.9", (8, 9) or
-    "SM89". A TensorRT engine built on another GPU model of the same compute capability loads, with
+    "SM89". engine_path (optional) puts the engine's folder into the rebuild command. A TensorRT
+    engine built on another GPU model of the same compute capability loads, with
     a warning (TensorRT tunes for the exact model).
     """
     library = library_name(library_module)
@@ -159,31 +160,42 @@ def check_engine_compatible(sidecar: EngineSidecar, library_module: ModuleType, 
         problem = (f"it targets compute capability {', '.join(sidecar.compute_capabilities)}, but "
                    f"{device_name} is {device_cc}")
     if problem is not None:
-        command = rebuild_command(sidecar, library, device_cc)
+        folder = Path(engine_path).parent if engine_path is not None else None
+        command = rebuild_command(sidecar, library, device_cc, folder)
         raise EngineLoadError(f"cannot use engine {sidecar.engine_file}: {problem}. Rebuild it here with: {command}")
     if sidecar.gpu_name and sidecar.gpu_name != device_name:
         warnings.warn(f"engine {sidecar.engine_file} was built on {sidecar.gpu_name}, running on {device_name} "
                       "(same compute capability; rebuild on this GPU for best speed)", stacklevel=2)
 
 
-def rebuild_command(sidecar: EngineSidecar, library: str, device_cc: str | None = None) -> str:
-    """The `vitpose-export` command that rebuilds this engine with `library` (for `device_cc` on RTX)."""
+def rebuild_command(sidecar: EngineSidecar, library: str, device_cc: str | None = None,
+                    output_dir: Path | None = None) -> str:
+    """The `vitpose-export` command that rebuilds this engine with `library` (adding `device_cc` on RTX).
+
+    The checkpoint path is not recorded anywhere, so the command names it CHECKPOINT.
+    """
     options = sidecar.build_options
-    parts = ["vitpose-export", "--model", sidecar.artifact.model, "--keypoints", sidecar.artifact.keypoint_set,
-             "--precision", sidecar.precision, "--builder", cli_builder_name(library),
+    parts = ["vitpose-export", "--model", sidecar.artifact.model, "--dataset", sidecar.artifact.keypoint_set,
+             "--weights", "CHECKPOINT", "--precision", sidecar.precision, "--builder", cli_builder_name(library),
              "--batch", ":".join(map(str, sidecar.batch))]
     if library == TENSORRT_RTX:
         targets = list(options.get("compute_capabilities") or [])
         if device_cc and targets and device_cc not in targets:
             targets.append(device_cc)
-        for target in targets:
-            parts += ["--compute-capability", target]
+        if targets:
+            parts += ["--compute-capability", ",".join(_dotted(t) for t in targets)]
     if options.get("workspace_mib") is not None:
         parts += ["--workspace", str(options["workspace_mib"])]
     if options.get("optimization_level") is not None:
-        parts += ["--optimization-level", str(options["optimization_level"])]
-    parts += ["--force"]
+        parts += ["--opt-level", str(options["optimization_level"])]
+    parts += ["--output", str(output_dir) if output_dir is not None else "DIR", "--force"]
     return " ".join(parts)
+
+
+def _dotted(name: str) -> str:
+    """"SM89" -> "8.9", "SM120" -> "12.0" (the CLI's spelling)."""
+    digits = name.removeprefix("SM")
+    return f"{digits[:-1]}.{digits[-1]}" if digits.isdigit() else name
 
 
 def _title(library: str) -> str:
