@@ -159,6 +159,31 @@ def test_dark_udp_matches_hugging_face_with_its_blur_sigma():
     assert np.abs(official - coords).max() > 1e-3  # the two sigmas really differ
 
 
+def test_decode_and_mapping_match_hugging_face_post_process():
+    """HF's full `post_process_pose_estimation` (argmax, DARK-UDP with its sigma 0.8, UDP transform_preds)
+    against keypoints_from_heatmaps(blur_sigma=0.8) + geometry.image_points_from_heatmap, same xywh boxes."""
+    pytest.importorskip("scipy")
+    torch = pytest.importorskip("torch")
+    from transformers import VitPoseImageProcessorPil
+    from transformers.models.vitpose.modeling_vitpose import VitPoseEstimatorOutput
+
+    from vitpose_trt.geometry import boxes_xyxy, image_points_from_heatmap
+
+    boxes_xywh = np.array([[130.0, 20.0, 220.0, 480.0], [10.0, 300.0, 400.0, 90.0], [100.25, 33.5, 77.75, 120.125]])
+    rng = np.random.default_rng(12)
+    centers = random_centers(rng, len(boxes_xywh), 17)
+    maps = gaussian_heatmaps(centers, amplitude=rng.uniform(0.2, 1.0, centers.shape[:2]))
+    maps += rng.uniform(0.0, 0.02, maps.shape).astype(np.float32)
+    results = VitPoseImageProcessorPil().post_process_pose_estimation(
+        VitPoseEstimatorOutput(heatmaps=torch.from_numpy(maps.copy())), boxes=[boxes_xywh.tolist()]
+    )[0]
+    coords, scores = d.keypoints_from_heatmaps(maps, "dark-udp", blur_sigma=0.8)
+    points = image_points_from_heatmap(coords, boxes_xyxy(boxes_xywh, "xywh"), "udp")
+    for person, result in enumerate(results):
+        np.testing.assert_allclose(points[person], result["keypoints"].numpy(), atol=5e-4)
+        np.testing.assert_array_equal(scores[person], result["scores"].numpy())
+
+
 @pytest.mark.parametrize("kernel", [3, 5, 7, 11, 17, 131])
 def test_gaussian_kernel_and_blur_match_opencv(kernel):
     """Also a kernel wider than the maps: OpenCV reflects the border repeatedly."""
