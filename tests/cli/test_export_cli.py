@@ -1,0 +1,121 @@
+"""vitpose-export end to end (tiny model every run, ViTPose-S once) and its bad-input contract (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+from skimage import data
+
+from vitpose_trt.cli.export import main
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture()
+def calib_folder(tmp_path):
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    for name in ("rocket", "coffee"):
+        cv2.imwrite(str(folder / f"{name}.png"), getattr(data, name)()[:, :, ::-1])
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--precision", "int4"], "unknown precision 'int4'"),
+        (["--model", "vitpose-xl"], "unknown model 'vitpose-xl'"),
+        (["--dataset", "cats"], "unknown keypoint set / dataset 'cats'"),
+        (["--batch", "8:4:32"], "MIN <= OPT <= MAX"),
+        (["--batch", "1:8:4", "--builder", "none"], "MIN <= OPT <= MAX"),
+        (["--batch", "1:x:4"], "must be integers"),
+        (["--weights", "/no/such/vitpose.pth"], "weights not found"),
+        (["--precision", "int8", "--calib-images", "/no/such/folder"], "does not exist"),
+        (["--builder", "tensorrt-llm"], "unknown builder"),
+        (["--opset", "23"], "unsupported opset 23"),
+        (["--calib-count", "0", "--precision", "int8"], "at least 1"),
+        (["--calib-annotations", "x.json", "--precision", "int8"], "needs --calib-images"),
+        (["--opt-level", "9"], "optimization level"),
+        (["--compute-capability", "banana", "--builder", "tensorrt-rtx"], "bad compute capability"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, message):
+    code, out, err = _run(capsys, "--model", "vitpose-tiny", "--output", str(tmp_path / "out"), *args)
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and err.startswith("vitpose-export: error:")
+    assert "Traceback" not in err + out
+    assert not (tmp_path / "out").exists(), "bad input must fail before anything is written"
+
+
+def test_empty_calibration_folder_exits_2(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, "--model", "vitpose-tiny", "--precision", "int8", "--builder", "none",
+                        "--calib-images", str(tmp_path / "empty"), "--output", str(tmp_path / "out"))
+    assert code == 2 and "has no images" in err and err.count("\n") == 1
+
+
+def test_unreadable_calibration_images_exit_2(capsys, tmp_path):
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "x.jpg").write_bytes(b"not an image")
+    code, _, err = _run(capsys, "--model", "vitpose-tiny", "--precision", "int8", "--builder", "none",
+                        "--calib-images", str(folder), "--output", str(tmp_path / "out"))
+    # The calibration progress bar may precede the error; the error itself is one line, no traceback.
+    last = err.strip().splitlines()[-1].split("\r")[-1]
+    assert code == 2 and last.startswith("vitpose-export: error: no readable images") and "Traceback" not in err
+
+
+def test_int8_onnx_stage_with_calibration_folder(capsys, tmp_path, calib_folder):
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, "--model", "vitpose-tiny", "--precision", "int8", "--builder", "none",
+                          "--calib-images", str(calib_folder), "--calib-count", "2", "--output", str(out_dir))
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "vitpose-tiny-int8.onnx", "vitpose-tiny-int8.report.json", "vitpose-tiny.onnx", "vitpose-tiny.report.json"]
+    assert "fp32 check:" in out and "int8 report:" in out and "rel-L2" in out
+    report = json.loads((out_dir / "vitpose-tiny-int8.report.json").read_text())
+    assert report["relative_l2"] < 0.1
+    metadata = json.loads(_metadata_json(out_dir / "vitpose-tiny-int8.onnx"))
+    assert metadata["extra"]["calibration_crops"] == 2 and metadata["precision"] == "int8"
+
+
+def _metadata_json(path) -> str:
+    import onnx
+
+    from vitpose_trt.metadata import ONNX_METADATA_KEY
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return props[ONNX_METADATA_KEY]
+
+
+def test_fp16_to_tensorrt_rtx_engine_and_skip_when_unchanged(capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    argv = ["--model", "vitpose-tiny", "--precision", "fp16", "--builder", "tensorrt-rtx", "--batch", "1:2:4",
+            "--calib-count", "8", "--output", str(out_dir)]
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert (out_dir / "vitpose-tiny-fp16.engine").stat().st_size > 0
+    sidecar = json.loads((out_dir / "vitpose-tiny-fp16.json").read_text())
+    assert "built in" in out and sidecar["precision"] == "fp16"
+    assert json.loads((out_dir / "vitpose-tiny-fp16.report.json").read_text())["relative_l2"] < 1e-2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision, tolerance", [("fp16", 1e-2), ("int8", 0.1)])
+def test_vitpose_s_end_to_end_with_tensorrt_rtx(capsys, tmp_path, precision, tolerance):
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, "--model", "vitpose-s", "--precision", precision, "--builder", "tensorrt-rtx",
+                          "--batch", "1:8:32", "--output", str(out_dir))
+    assert code == 0, err
+    fp32 = json.loads((out_dir / "vitpose-s.report.json").read_text())
+    converted = json.loads((out_dir / f"vitpose-s-{precision}.report.json").read_text())
+    assert fp32["relative_l2"] < 1e-5
+    assert converted["relative_l2"] < tolerance and converted["num_crops"] == 15
+    assert (out_dir / f"vitpose-s-{precision}.engine").stat().st_size > 0
+    assert json.loads((out_dir / f"vitpose-s-{precision}.json").read_text())["batch"] == [1, 8, 32]
