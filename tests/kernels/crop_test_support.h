@@ -27,9 +27,9 @@ inline std::vector<unsigned char> test_image(int height, int width, std::uint32_
     return image;
 }
 
-// CropParams over a contiguous HWC image, with mean 0 and std 1 (outputs are raw levels).
+// CropParams over a contiguous HWC image, with mean 0 and scale 1 (outputs are raw levels).
 inline vitpose::CropParams raw_level_params(const std::vector<unsigned char>& image, int height, int width,
-                                            const std::vector<double>& inverse_warps, int crop_height,
+                                            const std::vector<float>& inverse_warps, int crop_height,
                                             int crop_width) {
     vitpose::CropParams p{};
     p.image = vitpose::ImageView{image.data(), height, width, static_cast<long long>(width) * vitpose::kChannels,
@@ -40,7 +40,7 @@ inline vitpose::CropParams raw_level_params(const std::vector<unsigned char>& im
     p.crop_width = crop_width;
     for (int c = 0; c < vitpose::kChannels; ++c) {
         p.mean[c] = 0.0f;
-        p.std[c] = 1.0f;
+        p.scale[c] = 1.0f;
     }
     p.border = 0.0f;
     p.mirror_base = -1;

@@ -59,7 +59,7 @@ size_t index(const vitpose::CropParams& p, int slot, int c, int y, int x) {
 
 void identity_reproduces_image() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 1);
-    const std::vector<double> warp = {1, 0, 0, 0, 1, 0};
+    const std::vector<float> warp = {1, 0, 0, 0, 1, 0};
     const auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warp, kHeight, kWidth);
     const auto out = vitpose_test::host_crops<float>(p);
     for (int y = 0; y < kHeight; ++y)
@@ -71,7 +71,7 @@ void identity_reproduces_image() {
 void integer_shift_and_border() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 2);
     const int dx = 5, dy = -3;
-    const std::vector<double> warp = {1, 0, double(dx), 0, 1, double(dy)};
+    const std::vector<float> warp = {1, 0, float(dx), 0, 1, float(dy)};
     auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warp, kHeight, kWidth);
     p.border = 7.0f;
     const auto out = vitpose_test::host_crops<float>(p);
@@ -88,7 +88,7 @@ void integer_shift_and_border() {
 
 void half_pixel_rounds_half_to_even() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 3);
-    const std::vector<double> warp = {1, 0, 0.5, 0, 1, 0};
+    const std::vector<float> warp = {1, 0, 0.5f, 0, 1, 0};
     const auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warp, kHeight, kWidth - 1);
     const auto out = vitpose_test::host_crops<float>(p);
     for (int y = 0; y < kHeight; ++y)
@@ -120,7 +120,7 @@ std::vector<Affine> random_affines() {
 void random_affines_match_reference() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 4);
     const auto affines = random_affines();
-    std::vector<double> warps;
+    std::vector<float> warps;
     for (const auto& a : affines) warps.insert(warps.end(), a.m, a.m + 6);
     const int crop_h = 32, crop_w = 24;
     auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warps, crop_h, crop_w);
@@ -128,7 +128,7 @@ void random_affines_match_reference() {
     const auto out = vitpose_test::host_crops<float>(p);
     double worst = 0;
     for (int n = 0; n < p.num_boxes; ++n) {
-        const double* m = affines[n].m;
+        const double m[6] = {warps[6 * n], warps[6 * n + 1], warps[6 * n + 2], warps[6 * n + 3], warps[6 * n + 4], warps[6 * n + 5]};  // the float32 matrix the kernel gets
         for (int y = 0; y < crop_h; ++y)
             for (int x = 0; x < crop_w; ++x)
                 for (int c = 0; c < kChannels; ++c) {
@@ -143,8 +143,8 @@ void random_affines_match_reference() {
 
 void far_outside_and_nan_give_border() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 5);
-    const double nan = std::nan("");
-    const std::vector<double> warps = {1, 0, 1e12, 0, 1, 0, 1, 0, -5e9, 0, 1, 3, nan, 0, 0, 0, 1, 0};
+    const float nan = std::nanf("");
+    const std::vector<float> warps = {1, 0, 1e12f, 0, 1, 0, 1, 0, -5e9f, 0, 1, 3, nan, 0, 0, 0, 1, 0};
     auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warps, 8, 6);
     p.border = 42.0f;
     const auto out = vitpose_test::host_crops<float>(p);
@@ -153,7 +153,7 @@ void far_outside_and_nan_give_border() {
 
 void mirrored_copy_is_reversed() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 6);
-    const std::vector<double> warps = {0.7, 0.1, 3.2, -0.1, 0.8, 2.5, 1.3, 0, -4, 0, 1.3, 1};
+    const std::vector<float> warps = {0.7f, 0.1f, 3.2f, -0.1f, 0.8f, 2.5f, 1.3f, 0, -4, 0, 1.3f, 1};
     auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warps, 20, 15);
     p.mirror_base = p.num_boxes;
     const auto out = vitpose_test::host_crops<float>(p);
@@ -175,7 +175,7 @@ void bgr_and_strided_views_match_rgb() {
             for (int c = 0; c < kChannels; ++c)
                 padded[(static_cast<size_t>(y) * padded_width + 2 * x) * pixel_bytes + (kChannels - 1 - c)] =
                     rgb[(y * kWidth + x) * kChannels + c];
-    const std::vector<double> warps = {0.9, -0.2, 5.5, 0.2, 0.9, -2.25};
+    const std::vector<float> warps = {0.9f, -0.2f, 5.5f, 0.2f, 0.9f, -2.25f};
     const auto p_rgb = vitpose_test::raw_level_params(rgb, kHeight, kWidth, warps, 16, 12);
     auto p_bgr = p_rgb;
     p_bgr.image = vitpose::ImageView{padded.data(), kHeight, kWidth, static_cast<long long>(padded_width) * pixel_bytes,
@@ -187,13 +187,13 @@ void bgr_and_strided_views_match_rgb() {
 
 void normalisation_uses_rgb_mean_and_std() {
     const std::vector<unsigned char> image = {10, 100, 250};  // one RGB pixel
-    const std::vector<double> warp = {1, 0, 0, 0, 1, 0};
+    const std::vector<float> warp = {1, 0, 0, 0, 1, 0};
     auto p = vitpose_test::raw_level_params(image, 1, 1, warp, 1, 1);
     const float mean[3] = {123.675f, 116.28f, 103.53f}, std_[3] = {58.395f, 57.12f, 57.375f};
-    for (int c = 0; c < kChannels; ++c) p.mean[c] = mean[c], p.std[c] = std_[c];
+    for (int c = 0; c < kChannels; ++c) p.mean[c] = mean[c], p.scale[c] = 1.0f / std_[c];
     const auto out = vitpose_test::host_crops<float>(p);
     for (int c = 0; c < kChannels; ++c) {
-        const float expected = (static_cast<float>(image[c]) - mean[c]) / std_[c];
+        const float expected = (static_cast<float>(image[c]) - mean[c]) * (1.0f / std_[c]);
         CHECK(out[c] == expected, "channel %d: %f vs %f", c, out[c], expected);
     }
 }
@@ -222,9 +222,9 @@ void half_bits_round_to_nearest_even() {
 
 void fp16_output_matches_fp32_output() {
     const auto image = vitpose_test::test_image(kHeight, kWidth, 8);
-    const std::vector<double> warps = {0.8, 0.05, 1.5, -0.05, 0.8, 3.0};
+    const std::vector<float> warps = {0.8f, 0.05f, 1.5f, -0.05f, 0.8f, 3.0f};
     auto p = vitpose_test::raw_level_params(image, kHeight, kWidth, warps, 16, 12);
-    p.mean[0] = 123.675f, p.std[0] = 58.395f;
+    p.mean[0] = 123.675f, p.scale[0] = 1.0f / 58.395f;
     const auto f32 = vitpose_test::host_crops<float>(p);
     const auto f16 = vitpose_test::host_crops<unsigned short>(p);
     for (size_t i = 0; i < f32.size(); ++i)

@@ -6,10 +6,11 @@
 // Frames: a crop pixel (x, y) in [0, crop_width) x [0, crop_height) maps to the image point
 // (sx, sy) = inverse_warp * (x, y, 1), in image pixels (pixel centres at integers, like OpenCV).
 //
-// The arithmetic follows OpenCV's float warpAffine (OpenCV >= 4.11 / 5.x, INTER_LINEAR, 8-bit):
-//   row term   float(y * m1 + m2) in double, then  sx = fmaf(float(m0), x, row term)
+// The arithmetic follows OpenCV's float warpAffine (OpenCV 5.x, INTER_LINEAR, 8-bit), bit for bit:
+//   matrix     inverted in double by the caller, then rounded to float32
+//   row term   y * m1 + m2 in float32 (no FMA), then  sx = fmaf(m0, x, row term)
 //   weights    fx = sx - floor(sx), v = fma(fy, v1 - v0, v0) with v0/v1 = fma(fx, right - left, left)
-//   result     rounded half-to-even to an 8-bit level, then (level - mean) / std in float32,
+//   result     rounded half-to-even to an 8-bit level, then (level - mean) * (1 / std) in float32,
 // so crops match the CPU path (cv2.warpAffine + normalise) to within one intensity level.
 #pragma once
 
@@ -44,17 +45,17 @@ struct ImageView {
 };
 
 // Everything the kernel needs besides the image and the output pointer.
-//   inverse_warps: (num_boxes, 6) float64, crop px -> image px, row-major 2x3.
-//   mean / std: per RGB channel on 0-255 values.
+//   inverse_warps: (num_boxes, 6) float32, crop px -> image px, row-major 2x3.
+//   mean / scale: per RGB channel on 0-255 values; scale = 1 / std, rounded to float32.
 //   mirror_base: the mirrored copy of box n goes to output slot mirror_base + n; < 0 = no mirror.
 struct CropParams {
     ImageView image;
-    const double* inverse_warps;
+    const float* inverse_warps;
     int num_boxes;
     int crop_height;
     int crop_width;
     float mean[kChannels];
-    float std[kChannels];
+    float scale[kChannels];
     float border;
     int mirror_base;
 };
@@ -66,18 +67,18 @@ struct SourcePoint {
     float fy;  // sy - iy in [0, 1)
 };
 
-// Double multiply/add without contraction into an FMA, so host and device round alike.
-VT_HD double mul_rn(double a, double b) {
+// Float multiply/add without contraction into an FMA, so host and device round alike (and like OpenCV).
+VT_HD float mul_rn(float a, float b) {
 #if defined(__CUDA_ARCH__)
-    return __dmul_rn(a, b);
+    return __fmul_rn(a, b);
 #else
     return a * b;
 #endif
 }
 
-VT_HD double add_rn(double a, double b) {
+VT_HD float add_rn(float a, float b) {
 #if defined(__CUDA_ARCH__)
-    return __dadd_rn(a, b);
+    return __fadd_rn(a, b);
 #else
     return a + b;
 #endif
@@ -112,11 +113,11 @@ VT_HD float round_half_even(float v) {
 VT_HD bool is_near(float v) { return v > -kFarOutside && v < kFarOutside; }
 
 // The image point sampled for crop pixel (x, y) under a 2x3 inverse warp m (crop px -> image px).
-VT_HD SourcePoint source_point(const double* m, int x, int y) {
-    const float row_x = static_cast<float>(add_rn(mul_rn(static_cast<double>(y), m[1]), m[2]));
-    const float row_y = static_cast<float>(add_rn(mul_rn(static_cast<double>(y), m[4]), m[5]));
-    const float sx = fused_multiply_add(static_cast<float>(m[0]), static_cast<float>(x), row_x);
-    const float sy = fused_multiply_add(static_cast<float>(m[3]), static_cast<float>(x), row_y);
+VT_HD SourcePoint source_point(const float* m, int x, int y) {
+    const float row_x = add_rn(mul_rn(static_cast<float>(y), m[1]), m[2]);
+    const float row_y = add_rn(mul_rn(static_cast<float>(y), m[4]), m[5]);
+    const float sx = fused_multiply_add(m[0], static_cast<float>(x), row_x);
+    const float sy = fused_multiply_add(m[3], static_cast<float>(x), row_y);
     SourcePoint p;
     if (!is_near(sx) || !is_near(sy)) {
         p.ix = p.iy = kOutsideIndex;
@@ -164,7 +165,8 @@ VT_HD float sample_level(const ImageView& image, const SourcePoint& p, int c, fl
     return round_to_level(bilinear(p00, p01, p10, p11, p.fx, p.fy));
 }
 
-VT_HD float normalise(float level, float mean, float std) { return (level - mean) / std; }
+// The float32 operations of the CPU path (cpu_crops.normalisation_table), so equal levels give equal bits.
+VT_HD float normalise(float level, float mean, float scale) { return (level - mean) * scale; }
 
 // IEEE binary16 bits of v, round to nearest even (the host twin of cvt.rn.f16.f32).
 VT_HD unsigned short half_bits_from_float(float v) {
@@ -222,7 +224,7 @@ VT_HD void write_crop_pixel(const CropParams& p, Out* out, int n, int x, int y) 
     const SourcePoint src = source_point(p.inverse_warps + 6 * static_cast<long long>(n), x, y);
     for (int c = 0; c < kChannels; ++c) {
         const float level = sample_level(p.image, src, c, p.border);
-        const float value = normalise(level, p.mean[c], p.std[c]);
+        const float value = normalise(level, p.mean[c], p.scale[c]);
         store(out, crop_index(p, n, c, y, x), value);
         if (p.mirror_base >= 0) {
             store(out, crop_index(p, p.mirror_base + n, c, y, p.crop_width - 1 - x), value);

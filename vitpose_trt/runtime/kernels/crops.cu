@@ -10,8 +10,8 @@ namespace vitpose {
 template <typename Out>
 __device__ __forceinline__ void crops_body(const unsigned char* image, int height, int width, long long row_stride,
                                            long long col_stride, long long channel_stride, int bgr,
-                                           const double* inverse_warps, int num_boxes, Out* out, int crop_height,
-                                           int crop_width, const float* mean_std, float border, int mirror_base) {
+                                           const float* inverse_warps, int num_boxes, Out* out, int crop_height,
+                                           int crop_width, const float* mean_scale, float border, int mirror_base) {
     const int x = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     const int n = blockIdx.z;
@@ -25,8 +25,8 @@ __device__ __forceinline__ void crops_body(const unsigned char* image, int heigh
     p.crop_height = crop_height;
     p.crop_width = crop_width;
     for (int c = 0; c < kChannels; ++c) {
-        p.mean[c] = mean_std[c];
-        p.std[c] = mean_std[kChannels + c];
+        p.mean[c] = mean_scale[c];
+        p.scale[c] = mean_scale[kChannels + c];
     }
     p.border = border;
     p.mirror_base = mirror_base;
@@ -38,25 +38,25 @@ __device__ __forceinline__ void crops_body(const unsigned char* image, int heigh
 // Arguments (both entry points):
 //   image            uint8, element (y, x, c) at y * row_stride + x * col_stride + c * channel_stride
 //   bgr              1 if channel 0 of the image is blue, 0 if red
-//   inverse_warps    (num_boxes, 6) float64, crop px -> image px
+//   inverse_warps    (num_boxes, 6) float32, crop px -> image px
 //   out              (slots, 3, crop_height, crop_width), fp32 or fp16 (as raw 16-bit words)
-//   mean_std         6 float32: mean R, G, B then std R, G, B on 0-255 values
+//   mean_scale       6 float32: mean R, G, B then 1 / std R, G, B (0-255 values)
 //   border           value of pixels outside the image (0-255)
 //   mirror_base      slot of box 0's mirrored copy; < 0 writes no mirrored copies
 extern "C" __global__ void vitpose_crops_f32(const unsigned char* image, int height, int width, long long row_stride,
                                              long long col_stride, long long channel_stride, int bgr,
-                                             const double* inverse_warps, int num_boxes, float* out,
-                                             int crop_height, int crop_width, const float* mean_std, float border,
+                                             const float* inverse_warps, int num_boxes, float* out,
+                                             int crop_height, int crop_width, const float* mean_scale, float border,
                                              int mirror_base) {
     vitpose::crops_body(image, height, width, row_stride, col_stride, channel_stride, bgr, inverse_warps, num_boxes,
-                        out, crop_height, crop_width, mean_std, border, mirror_base);
+                        out, crop_height, crop_width, mean_scale, border, mirror_base);
 }
 
 extern "C" __global__ void vitpose_crops_f16(const unsigned char* image, int height, int width, long long row_stride,
                                              long long col_stride, long long channel_stride, int bgr,
-                                             const double* inverse_warps, int num_boxes, unsigned short* out,
-                                             int crop_height, int crop_width, const float* mean_std, float border,
+                                             const float* inverse_warps, int num_boxes, unsigned short* out,
+                                             int crop_height, int crop_width, const float* mean_scale, float border,
                                              int mirror_base) {
     vitpose::crops_body(image, height, width, row_stride, col_stride, channel_stride, bgr, inverse_warps, num_boxes,
-                        out, crop_height, crop_width, mean_std, border, mirror_base);
+                        out, crop_height, crop_width, mean_scale, border, mirror_base);
 }

@@ -1,0 +1,165 @@
+"""The GPU crop stage: one CUDA kernel writes all N normalised crops (and mirrored copies) into one batch.
+
+Same interface and pixels as `cpu_crops.CpuCrops` (see `devices.py`): the kernel (kernels/crops.cu,
+math in kernels/crop_math.cuh) reproduces cv2.warpAffine's float bilinear sampling and the float32
+normalisation of the CPU path, so both agree to within one intensity level (bit-equal where the
+8-bit levels agree).
+
+The kernel comes from `crops-<digest>.fatbin` next to the sources when CMake built one for exactly
+these sources (`VITPOSE_FATBIN_INTO_PACKAGE=ON`), else NVRTC compiles `crops.cu` at first use
+(CuPy caches the result on disk). CuPy loads lazily: importing this module needs only numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..preprocess import BORDER_VALUE
+from ..specs import INPUT_HEIGHT, INPUT_WIDTH, PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from .cpu_crops import checked_color
+from .cuda_device import cuda_device, cuda_errors, execution_stream
+from .cuda_staging import DeviceImages, PinnedUpload
+
+log = logging.getLogger(__name__)
+
+KERNEL_DIR = Path(__file__).with_name("kernels")
+KERNEL_SOURCE = "crops.cu"
+KERNEL_SUFFIXES = (".cu", ".cuh")
+#: Hex digits of the source digest in the fatbin's file name (fatbin_install.cmake uses the same).
+DIGEST_LENGTH = 16
+#: NVRTC options; CMakeLists.txt passes nvcc the same language options for the fatbin.
+NVRTC_OPTIONS = ("--std=c++17",)
+ENTRY_POINTS = {np.dtype(np.float32): "vitpose_crops_f32", np.dtype(np.float16): "vitpose_crops_f16"}
+#: Threads per block (x along crop columns, y along rows); a warp covers 32 adjacent pixels of one row.
+BLOCK = (32, 8, 1)
+_CHANNELS = 3
+_WARP_SHAPE = (2, 3)
+_INCLUDE = '#include "crop_math.cuh"'
+
+
+def kernel_source_digest(kernel_dir: Path = KERNEL_DIR) -> str:
+    """First DIGEST_LENGTH hex digits of SHA-256 over "<name>:<sha256 of file>\\n" per .cu/.cuh file, by name."""
+    files = sorted(p for p in Path(kernel_dir).iterdir() if p.suffix in KERNEL_SUFFIXES)
+    lines = "".join(f"{p.name}:{hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in files)
+    return hashlib.sha256(lines.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def fatbin_path(search_dir: Path = KERNEL_DIR, kernel_dir: Path = KERNEL_DIR) -> Path | None:
+    """`search_dir/crops-<digest>.fatbin` built from the current sources in `kernel_dir`, or None."""
+    path = Path(search_dir) / f"crops-{kernel_source_digest(kernel_dir)}.fatbin"
+    return path if path.is_file() else None
+
+
+def kernel_source(kernel_dir: Path = KERNEL_DIR) -> str:
+    """crops.cu with crop_math.cuh inlined: one self-contained NVRTC translation unit."""
+    source = (Path(kernel_dir) / KERNEL_SOURCE).read_text(encoding="utf-8")
+    header = (Path(kernel_dir) / "crop_math.cuh").read_text(encoding="utf-8")
+    return source.replace(_INCLUDE, header, 1)
+
+
+def inverse_warps(warps) -> np.ndarray:
+    """(N, 6) float32 crop px -> image px matrices for (N, 2, 3) image px -> crop px `warps`.
+
+    cv2.warpAffine's own steps: invert in float64 with the operations of `cv2.invertAffineTransform`,
+    then round to float32 (its sampling runs in float32), so the kernel samples the CPU path's points.
+    """
+    m = np.asarray(warps, dtype=np.float64)
+    if m.ndim != 3 or m.shape[1:] != _WARP_SHAPE:
+        raise InputError(f"warps must have shape (N, 2, 3), got {m.shape}")
+    det = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
+    with np.errstate(divide="ignore"):
+        d = np.where(det != 0, 1.0 / np.where(det != 0, det, 1.0), 0.0)
+    a11, a12, a21, a22 = m[:, 1, 1] * d, m[:, 0, 1] * -d, m[:, 1, 0] * -d, m[:, 0, 0] * d
+    b1 = -a11 * m[:, 0, 2] - a12 * m[:, 1, 2]
+    b2 = -a21 * m[:, 0, 2] - a22 * m[:, 1, 2]
+    return np.stack([a11, a12, b1, a21, a22, b2], axis=1).astype(np.float32)
+
+
+def mean_scale(mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB) -> np.ndarray:
+    """(6,) float32: mean R, G, B then 1 / std R, G, B, rounded as `cpu_crops.normalisation_table` does."""
+    mean32 = np.asarray(mean, dtype=np.float32)
+    scale32 = 1.0 / np.asarray(std, dtype=np.float32)
+    return np.concatenate([mean32, scale32]).astype(np.float32)
+
+
+def launch_grid(count: int, height: int = INPUT_HEIGHT, width: int = INPUT_WIDTH) -> tuple[int, int, int]:
+    """CUDA grid covering `count` crops of (height, width) pixels with BLOCK-sized blocks."""
+    return (-(-width // BLOCK[0]), -(-height // BLOCK[1]), count)
+
+
+def crops_module(cp):
+    """The loaded kernel module: the matching fatbin when there is one, else NVRTC-compiled source."""
+    path = fatbin_path()
+    if path is not None:
+        module = cp.RawModule(path=str(path))
+        try:
+            for name in ENTRY_POINTS.values():
+                module.get_function(name)
+            return module
+        except cuda_errors(cp) as exc:  # e.g. no SASS/PTX in it for this GPU or driver
+            log.info("crop kernels: %s does not load here (%s); compiling with NVRTC", path.name, exc)
+    return cp.RawModule(code=kernel_source(), options=NVRTC_OPTIONS)
+
+
+class CudaCrops:
+    """Crop stage for CUDA backends: `(image, warps, flip, out=None) -> crops` on the GPU.
+
+    image: (H, W, 3) uint8 in `color` order: numpy (uploaded once per call through pinned memory),
+    CuPy, or any `__cuda_array_interface__` / DLPack GPU array (used in place, any strides).
+    warps: (N, 2, 3) image px -> crop px (`geometry.warps_from_boxes`). flip: also write the crops
+    mirrored (crop x -> 191 - x) as rows N..2N-1. out: optional C-contiguous CuPy float32 or float16
+    (M >= copies * N, 3, 256, 192) buffer (e.g. an engine's input buffer), else a reused float32 one.
+    Returns (copies * N, 3, 256, 192) on the current CuPy stream; valid until the next call.
+    Raises MissingDependencyError without CuPy, DeviceError without a usable GPU.
+    """
+
+    device = "cuda"
+
+    def __init__(self, color: str = "bgr", mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB, device: int | None = None):
+        self.color = checked_color(color)
+        self.cuda = cuda_device(device, "GPU preprocessing (crop kernel)")
+        import cupy as cp  # cuda_device() has imported it
+
+        self._cp = cp
+        self._kernels = {dtype: crops_module(cp).get_function(name) for dtype, name in ENTRY_POINTS.items()}
+        self._mean_scale = cp.asarray(mean_scale(mean, std))
+        self._images = DeviceImages(cp)
+        self._warps = PinnedUpload(cp)
+        self._batch = cp.empty((0, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH), cp.float32)
+
+    def __call__(self, image, warps, flip: bool = False, out=None):
+        inverse = inverse_warps(warps)
+        count, copies = len(inverse), 2 if flip else 1
+        batch = self._batch_for(copies * count, out)
+        if count == 0:
+            return batch
+        stream = execution_stream(self._cp)
+        pixels = self._images.on_device(image, stream)
+        inverse_gpu = self._warps.to_device(inverse, stream)
+        row, col, channel = pixels.strides
+        args = (
+            pixels, np.int32(pixels.shape[0]), np.int32(pixels.shape[1]), np.int64(row), np.int64(col),
+            np.int64(channel), np.int32(self.color == "bgr"), inverse_gpu, np.int32(count), batch,
+            np.int32(INPUT_HEIGHT), np.int32(INPUT_WIDTH), self._mean_scale, np.float32(BORDER_VALUE),
+            np.int32(count if flip else -1),
+        )
+        self._kernels[batch.dtype](launch_grid(count), BLOCK, args, stream=stream)
+        return batch
+
+    def _batch_for(self, rows: int, out):
+        cp = self._cp
+        if out is not None:
+            expected = (_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
+            if not isinstance(out, cp.ndarray) or out.dtype not in ENTRY_POINTS or out.shape[1:] != expected:
+                raise InputError(f"out must be a CuPy float32/float16 (M, 3, 256, 192) array, got {type(out).__name__}")
+            if len(out) < rows or not out.flags.c_contiguous:
+                raise InputError(f"out must be C-contiguous with at least {rows} rows, got shape {out.shape}")
+            return out[:rows]
+        if len(self._batch) < rows:
+            self._batch = cp.empty((rows, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH), cp.float32)
+        return self._batch[:rows]
