@@ -65,7 +65,7 @@ class EngineSidecar:
         return self.artifact.precision
 
     def to_dict(self) -> dict:
-        engine = {
+        section = {
             "schema": self.schema, "file": self.engine_file, "sha256": self.engine_sha256,
             "bytes": self.engine_bytes, "inputs": [t.to_dict() for t in self.inputs],
             "outputs": [t.to_dict() for t in self.outputs], "batch": list(self.batch),
@@ -75,7 +75,7 @@ class EngineSidecar:
             "build_options": self.build_options, "build_seconds": self.build_seconds,
             "built_at": self.built_at, "vitpose_trt_version": self.vitpose_trt_version, "extra": self.extra,
         }
-        return {**self.artifact.to_dict(), "engine": engine}
+        return {**self.artifact.to_dict(), "engine": section}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -84,27 +84,27 @@ class EngineSidecar:
     def from_dict(cls, data: dict, source: str = "sidecar") -> EngineSidecar:
         """Parse and validate; raise EngineLoadError naming `source` when anything is missing or wrong."""
         artifact = ArtifactMetadata.from_dict(data, source)
-        engine = data.get("engine")
-        if not isinstance(engine, dict):
+        section = data.get("engine")
+        if not isinstance(section, dict):
             raise EngineLoadError(f"{source}: no 'engine' object; it is not an engine sidecar")
-        if not isinstance(engine.get("schema"), int) or engine["schema"] > SIDECAR_SCHEMA_VERSION:
-            raise EngineLoadError(f"{source}: engine schema {engine.get('schema')!r} is not one this "
+        if not isinstance(section.get("schema"), int) or section["schema"] > SIDECAR_SCHEMA_VERSION:
+            raise EngineLoadError(f"{source}: engine schema {section.get('schema')!r} is not one this "
                                   f"vitpose-trt reads (<= {SIDECAR_SCHEMA_VERSION}); upgrade vitpose-trt")
         try:
             return cls(
-                artifact=artifact, engine_file=str(engine["file"]), engine_sha256=str(engine["sha256"]),
-                engine_bytes=int(engine["bytes"]),
-                inputs=tuple(TensorInfo.from_dict(t) for t in engine["inputs"]),
-                outputs=tuple(TensorInfo.from_dict(t) for t in engine["outputs"]),
-                batch=_batch(engine["batch"]), library=str(engine["library"]),
-                library_version=str(engine["library_version"]),
+                artifact=artifact, engine_file=str(section["file"]), engine_sha256=str(section["sha256"]),
+                engine_bytes=int(section["bytes"]),
+                inputs=tuple(TensorInfo.from_dict(t) for t in section["inputs"]),
+                outputs=tuple(TensorInfo.from_dict(t) for t in section["outputs"]),
+                batch=_batch(section["batch"]), library=str(section["library"]),
+                library_version=str(section["library_version"]),
                 compute_capabilities=tuple(compute_capability_name(c)
-                                           for c in engine["target"]["compute_capabilities"]),
-                gpu_name=engine["target"]["gpu"], onnx_file=str(engine["onnx"]["file"]),
-                onnx_sha256=str(engine["onnx"]["sha256"]), build_options=dict(engine["build_options"]),
-                build_seconds=float(engine["build_seconds"]), built_at=str(engine["built_at"]),
-                vitpose_trt_version=str(engine["vitpose_trt_version"]), schema=engine["schema"],
-                extra=dict(engine.get("extra") or {}),
+                                           for c in section["target"]["compute_capabilities"]),
+                gpu_name=section["target"]["gpu"], onnx_file=str(section["onnx"]["file"]),
+                onnx_sha256=str(section["onnx"]["sha256"]), build_options=dict(section["build_options"]),
+                build_seconds=float(section["build_seconds"]), built_at=str(section["built_at"]),
+                vitpose_trt_version=str(section["vitpose_trt_version"]), schema=section["schema"],
+                extra=dict(section.get("extra") or {}),
             )
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise EngineLoadError(f"{source}: engine sidecar is incomplete or malformed ({exc!r})") from exc

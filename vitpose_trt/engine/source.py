@@ -58,9 +58,9 @@ def onnx_source(onnx_path: Path) -> OnnxSource:
 def _external_data_files(model) -> list[str]:
     """Relative locations of the external data files of `model`'s initializers, sorted, unique."""
     locations = set()
-    for tensor in model.graph.initializer:
-        if tensor.data_location == tensor.EXTERNAL:
-            entries = {e.key: e.value for e in tensor.external_data}
+    for initializer in model.graph.initializer:
+        if initializer.data_location == initializer.EXTERNAL:
+            entries = {e.key: e.value for e in initializer.external_data}
             if "location" in entries:
                 locations.add(entries["location"])
     return sorted(locations)
