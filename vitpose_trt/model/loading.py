@@ -34,4 +34,4 @@ def load_model(weights: str | Path | None = None, name: str | None = None, datas
         return ViTPose(spec, keypoints).eval()
     from .checkpoints import model_from_checkpoint
 
-    return model_from_checkpoint(Path(weights), name=name, dataset=dataset)
+    return model_from_checkpoint(Path(weights).expanduser(), name=name, dataset=dataset)
