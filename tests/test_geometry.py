@@ -64,11 +64,17 @@ def test_boxes_xyxy_accepts_no_boxes(empty):
         ([[10.0, 0.0, 5.0, 4.0]], "negative"),
         ([[0.0, 10.0, 5.0, 4.0]], "negative"),
         ([[3.0, 4.0, 3.0, 4.0]], "zero width and zero height"),
+        ([[-1e308, 0.0, 1e308, 4.0]], "too large"),
     ],
 )
 def test_boxes_xyxy_rejects_bad_boxes(boxes, match):
     with pytest.raises(InputError, match=match):
         g.boxes_xyxy(boxes)
+
+
+def test_negative_xywh_sizes_are_rejected():
+    with pytest.raises(InputError, match="negative"):
+        g.boxes_xyxy([[10.0, 10.0, -5.0, 20.0]], box_format="xywh")
 
 
 def test_degenerate_boxes_are_rejected_by_every_entry_point():

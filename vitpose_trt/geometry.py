@@ -62,30 +62,32 @@ def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
         raise InputError(f"boxes contain NaN or infinite values (rows {bad[:5].tolist()})")
     if box_format == "xywh":
         array[:, 2:] += array[:, :2]
-    _check_box_sizes(array)
+    _check_box_sizes(array, box_format)
     return array
 
 
-def _check_box_sizes(boxes: np.ndarray) -> None:
-    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+def _check_box_sizes(boxes: np.ndarray, box_format: str) -> None:
+    with np.errstate(over="ignore"):
+        width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    overflow = np.flatnonzero(~np.isfinite(width) | ~np.isfinite(height))
+    if overflow.size:
+        raise InputError(f"boxes {overflow[:5].tolist()} are too large to represent")
     negative = np.flatnonzero((width < 0) | (height < 0))
     if negative.size:
-        raise InputError(
-            f"boxes {negative[:5].tolist()} have a negative width or height: boxes are xyxy "
-            "(x1, y1, x2, y2) unless box_format='xywh'"
-        )
+        hint = "" if box_format == "xywh" else ": boxes are xyxy (x1, y1, x2, y2) unless box_format='xywh'"
+        raise InputError(f"boxes {negative[:5].tolist()} have a negative width or height{hint}")
     empty = np.flatnonzero((width == 0) & (height == 0))
     if empty.size:
         raise InputError(f"boxes {empty[:5].tolist()} have zero width and zero height (a point)")
 
 
-def centers_scales_from_boxes(boxes_xyxy_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def centers_scales_from_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (centers (N, 2), scales (N, 2)) float64 for xyxy image-pixel boxes (N, 4).
 
     centers: box centres in image px. scales: the padded, aspect-corrected box (width, height) in units of
     PIXEL_STD px, as the official `_box2cs` (which works in float32; this works in float64).
     """
-    boxes = boxes_xyxy(boxes_xyxy_)
+    boxes = boxes_xyxy(boxes)
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     centers = np.stack([boxes[:, 0] + width * 0.5, boxes[:, 1] + height * 0.5], axis=1)
     grown_width = np.where(width < ASPECT_RATIO * height, height * ASPECT_RATIO, width)
@@ -100,7 +102,7 @@ def _check_warp(warp: str) -> None:
 
 
 def warps_from_boxes(
-    boxes_xyxy_: np.ndarray, warp: str = "udp", *, size: tuple[int, int] = (INPUT_WIDTH, INPUT_HEIGHT)
+    boxes: np.ndarray, warp: str = "udp", *, size: tuple[int, int] = (INPUT_WIDTH, INPUT_HEIGHT)
 ) -> np.ndarray:
     """Return (N, 2, 3) float64 affine matrices mapping image px to crop px, one per xyxy box.
 
@@ -110,7 +112,7 @@ def warps_from_boxes(
     "classic" (official `get_affine_transform` with rotation 0).
     """
     _check_warp(warp)
-    centers, scales = centers_scales_from_boxes(boxes_xyxy_)
+    centers, scales = centers_scales_from_boxes(boxes)
     box_size = scales * PIXEL_STD
     out_size = np.asarray(size, dtype=np.float64)
     if warp == "udp":
@@ -136,7 +138,7 @@ def inverted_warps(warps: np.ndarray) -> np.ndarray:
 
 def image_points_from_heatmap(
     points: np.ndarray,
-    boxes_xyxy_: np.ndarray,
+    boxes: np.ndarray,
     warp: str = "udp",
     *,
     heatmap_size: tuple[int, int] = (HEATMAP_WIDTH, HEATMAP_HEIGHT),
@@ -147,7 +149,7 @@ def image_points_from_heatmap(
     padded box's edges), classic uses box width / W per heatmap pixel. heatmap_size: (width, height).
     """
     _check_warp(warp)
-    centers, scales = centers_scales_from_boxes(boxes_xyxy_)
+    centers, scales = centers_scales_from_boxes(boxes)
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 3 or points.shape[2] != 2 or points.shape[0] != len(centers):
         raise InputError(f"points must have shape ({len(centers)}, K, 2), got {points.shape}")

@@ -49,7 +49,7 @@ def _checked_out(out, count: int) -> np.ndarray:
 
 def crops_from_boxes(
     image: np.ndarray,
-    boxes_xyxy_,
+    boxes,
     warp: str = "udp",
     color: str = "bgr",
     out: np.ndarray | None = None,
@@ -66,7 +66,7 @@ def crops_from_boxes(
     if color not in COLORS:
         raise ConfigError(f"unknown color order {color!r}; valid: {', '.join(COLORS)}")
     image = checked_image(image)
-    warps = warps_from_boxes(boxes_xyxy(boxes_xyxy_), warp)
+    warps = warps_from_boxes(boxes_xyxy(boxes), warp)
     batch = _checked_out(out, len(warps))
     if len(warps) == 0:
         return batch
