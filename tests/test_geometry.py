@@ -148,6 +148,21 @@ def test_warps_map_padded_box_onto_the_crop(warp, far_corner):
     np.testing.assert_allclose(crop_centers, np.broadcast_to(np.array(far_corner) / 2, crop_centers.shape), atol=1e-9)
 
 
+def test_classic_warps_match_three_point_construction():
+    """The official classic warp is defined by three point pairs: the centre, the point half a box width
+    above it, and a third point at a right angle; OpenCV solves for the matrix."""
+    cv2 = pytest.importorskip("cv2")
+    boxes = g.boxes_xyxy(BOXES_XYWH, "xywh")
+    centers, scales = g.centers_scales_from_boxes(boxes)
+    out_center = np.array([INPUT_WIDTH / 2, INPUT_HEIGHT / 2])
+    for warp, center, scale in zip(g.warps_from_boxes(boxes, "classic"), centers, scales):
+        up_src, up_dst = np.array([0.0, -scale[0] * g.PIXEL_STD / 2]), np.array([0.0, -INPUT_WIDTH / 2])
+        right_src, right_dst = np.array([-up_src[1], up_src[0]]), np.array([-up_dst[1], up_dst[0]])
+        src = np.array([center, center + up_src, center + up_src + right_src], dtype=np.float32)
+        dst = np.array([out_center, out_center + up_dst, out_center + up_dst + right_dst], dtype=np.float32)
+        np.testing.assert_allclose(warp, cv2.getAffineTransform(src, dst), rtol=1e-4, atol=2e-3)
+
+
 def test_udp_transform_preds_matches_official(hf):
     boxes = g.boxes_xyxy(BOXES_XYWH, "xywh")
     rng = np.random.default_rng(1)

@@ -61,7 +61,8 @@ def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
         raise InputError(f"boxes contain NaN or infinite values (rows {bad[:5].tolist()})")
     if box_format == "xywh":
-        array[:, 2:] += array[:, :2]
+        with np.errstate(over="ignore"):
+            array[:, 2:] += array[:, :2]
     _check_box_sizes(array, box_format)
     return array
 
