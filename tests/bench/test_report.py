@@ -87,3 +87,14 @@ def test_flops_per_item_comes_from_the_loaded_model(tiny_report):
 
     expected = macs_of_spec(MODELS["vitpose-tiny"], 17).flops
     assert {r["flops_per_item"] for r in tiny_report["results"]} == {expected}
+
+
+def test_merged_report_concatenates_runs(tiny_report):
+    from vitpose_trt.bench.report import merged_report
+
+    merged = merged_report([tiny_report, tiny_report])
+    assert report_schema_errors(merged) == []
+    assert len(merged["results"]) == 2 * len(tiny_report["results"])
+    assert merged["command"] == [tiny_report["command"]] * 2
+    with pytest.raises(ConfigError):
+        merged_report([])

@@ -111,3 +111,19 @@ def write_json(report: dict, path: str | Path) -> Path:
     """Check `report` against the schema and write it as indented JSON to `path`, atomically."""
     text = json.dumps(checked_report(report), indent=2, sort_keys=False) + "\n"
     return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def merged_report(reports: list[dict]) -> dict:
+    """One report from several runs on the same machine (e.g. one process per backend).
+
+    The environment is the first run's; "command" becomes the list of every run's command; peaks,
+    results and skipped cases are concatenated in order. Every input must fit the schema.
+    """
+    if not reports:
+        raise ConfigError("nothing to merge: no reports given")
+    for report in reports:
+        checked_report(report)
+    merged = {**reports[0], "command": [r["command"] for r in reports]}
+    for key in ("peaks", "results", "skipped"):
+        merged[key] = [item for r in reports for item in r[key]]
+    return checked_report(merged)
