@@ -1,0 +1,145 @@
+"""vitpose-infer: poses on an image, a folder of images or a video file.
+
+Writes DIR/results.json in COCO keypoint-results format (image_id, category_id, keypoints [x, y, score]
+x K, score, bbox, file_name). Boxes come from --detections (COCO results format: entries matched to
+images by image_id, which is the number in COCO-style file names such as 000000397133.jpg or the frame
+index of a video, or by a file_name field); without detections every image gets one whole-image box.
+Image ids: COCO ids from COCO-style names, else the position in the sorted folder. --render also
+writes the images (DIR/<file name>) or the video (DIR/<stem>.mp4) with the skeletons drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from ..errors import ConfigError
+from .common import add_verbose_flag, run_command
+
+DEFAULT_OUTPUT = "out"
+RESULTS_FILE = "results.json"
+#: --category-id value that keeps every detection, whatever its category.
+ALL_CATEGORIES = "all"
+
+
+def parser() -> argparse.ArgumentParser:
+    from ..render import DEFAULT_SCORE_THRESHOLD
+
+    p = argparse.ArgumentParser(prog="vitpose-infer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="engine (.engine/.plan), ONNX or checkpoint path, or a model name "
+                   "(random weights: only for trying the tool)")
+    p.add_argument("input", metavar="INPUT", help="image file, folder of images or video file")
+    p.add_argument("--detections", metavar="DETS.json", help="person boxes in COCO results format")
+    p.add_argument("--category-id", default="1", metavar="ID",
+                   help="use detections of this category (default 1, COCO person; 'all' keeps every one)")
+    p.add_argument("--min-box-score", type=float, default=0.0, metavar="S",
+                   help="skip detections scoring below S (default 0)")
+    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUTPUT})")
+    p.add_argument("--render", action="store_true", help="also write the images / video with the poses drawn")
+    p.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD, metavar="T",
+                   help=f"--render: draw keypoints scoring above T (default {DEFAULT_SCORE_THRESHOLD})")
+    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, torch, tensorrt or torch-cuda")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
+    add_verbose_flag(p)
+    return p
+
+
+def _category(text: str) -> int | None:
+    from ..detections import ANY_CATEGORY
+
+    if text == ALL_CATEGORIES:
+        return ANY_CATEGORY
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--category-id {text!r}: an integer or '{ALL_CATEGORIES}'") from None
+
+
+def _checked_arguments(args: argparse.Namespace) -> None:
+    if not 0.0 <= args.score_threshold <= 1.0:
+        raise ConfigError(f"--score-threshold {args.score_threshold} must be in 0..1")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} must be at least 1")
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output}: exists and is not a folder")
+
+
+def _rendered_path(source, output: Path, frame_name: str) -> Path:
+    """Where the drawn copy of an input image or video goes; never over the input itself."""
+    target = output / (f"{source.path.stem}.mp4" if source.is_video else frame_name)
+    original = source.path if source.is_video or source.path.is_file() else source.path / frame_name
+    if target.resolve() == original.resolve():
+        raise ConfigError(f"--render would overwrite the input {original}: choose another --output folder")
+    return target
+
+
+class _Renderer:
+    """on_poses callback: draws each frame's poses into DIR/<name> or one video."""
+
+    def __init__(self, source, output: Path, keypoints, threshold: float, stack: ExitStack):
+        self.source, self.output, self.keypoints, self.threshold, self.stack = source, output, keypoints, threshold, stack
+        self.video = None
+        if source.is_video:
+            _rendered_path(source, output, "")
+        else:
+            for path in source.files:
+                _rendered_path(source, output, path.name)
+
+    def __call__(self, frame, poses) -> None:
+        from ..media import VideoOutput, write_image
+        from ..render import drawn_poses
+
+        drawn = drawn_poses(frame.image, poses, self.keypoints, self.threshold)
+        target = _rendered_path(self.source, self.output, frame.name)
+        if not self.source.is_video:
+            write_image(target, drawn)
+            return
+        if self.video is None:
+            height, width = drawn.shape[:2]
+            self.video = self.stack.enter_context(VideoOutput(target, self.source.fps, (width, height)))
+        self.video.write(drawn)
+
+
+def _infer(args: argparse.Namespace) -> int:
+    _checked_arguments(args)
+    from ..detections import Detections
+    from ..inference import estimator_for, results_for_frames, whole_image_boxes
+    from ..media import MediaSource, staged_output
+
+    category = _category(args.category_id)
+    source = MediaSource(args.input)
+    detections = None
+    if args.detections is not None:
+        detections = Detections.from_file(args.detections, category, args.min_box_score)
+        if detections.skipped:
+            print(f"note: skipped {detections.skipped} detections with zero width or height")
+    estimator = estimator_for(args.model, args.backend, args.threads)
+    output = Path(args.output)
+
+    def boxes_for(frame):
+        return whole_image_boxes(frame) if detections is None else detections.boxes_for(frame.image_id, frame.name)
+
+    with ExitStack() as stack:
+        render = _Renderer(source, output, estimator.keypoints, args.score_threshold, stack) if args.render else None
+        results, run = results_for_frames(estimator, source, boxes_for, on_poses=render, total=len(source) or None)
+    if detections is not None and len(detections) and run.poses == 0:
+        print(f"warning: none of the {len(detections)} detections matched a frame (by image_id or file_name)")
+    with staged_output(output / RESULTS_FILE) as temp:
+        temp.write_text(json.dumps(results))
+    print(run.describe())
+    print(f"wrote {output / RESULTS_FILE}" + (f" and the rendered {'video' if source.is_video else 'images'}"
+                                                if args.render else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(_infer, parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

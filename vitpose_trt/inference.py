@@ -1,0 +1,93 @@
+"""A `PoseEstimator` run over many frames: boxes per frame in, COCO keypoint results and timing out.
+
+Shared by `vitpose-infer` (media files) and `vitpose-eval` (a COCO annotation file's images); the
+pre/post-processing itself is the estimator's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .media import Frame
+
+#: boxes_for(frame) -> ((N, 4) xywh or (N, 5) xywh + detector score, image px; (N,) int category ids).
+BoxesFor = Callable[[Frame], tuple[np.ndarray, np.ndarray]]
+#: on_poses(frame, poses) is called after each frame (rendering, writing video).
+OnPoses = Callable[[Frame, object], None]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """frames / poses processed; seconds: wall time of the whole loop (reading, estimating, drawing,
+    writing); estimate_seconds: the part spent inside the estimator."""
+
+    frames: int
+    poses: int
+    seconds: float
+    estimate_seconds: float
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def estimate_frames_per_second(self) -> float:
+        return self.frames / self.estimate_seconds if self.estimate_seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        return (f"{self.frames} frames, {self.poses} poses in {self.seconds:.2f} s: "
+                f"{self.frames_per_second:.2f} frames/s end to end, "
+                f"{self.estimate_frames_per_second:.2f} frames/s pose estimation")
+
+
+def whole_image_boxes(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """One box covering the frame: ((1, 4) float64 xywh [0, 0, W, H], (1,) int64 person category)."""
+    from .detections import PERSON_CATEGORY
+
+    height, width = frame.image.shape[:2]
+    return np.array([[0.0, 0.0, width, height]]), np.array([PERSON_CATEGORY], np.int64)
+
+
+def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_poses: OnPoses | None = None,
+                       total: int | None = None, progress: bool = True) -> tuple[list[dict], RunSummary]:
+    """Run `estimator` on every frame's boxes; return (COCO keypoint results, RunSummary).
+
+    Each result is `Poses.to_coco` (image_id, category_id, keypoints [x, y, score] * K, score, bbox)
+    plus "file_name" (the frame's name), with the box's own category. `total` sizes the progress bar.
+    """
+    from tqdm import tqdm
+
+    results: list[dict] = []
+    poses_count, estimating, start = 0, 0.0, time.perf_counter()
+    count = 0
+    for frame in tqdm(frames, total=total, unit="frame", disable=not progress, leave=False):
+        boxes, categories = boxes_for(frame)
+        began = time.perf_counter()
+        poses = estimator(frame.image, boxes, box_format="xywh")
+        estimating += time.perf_counter() - began
+        for result, category in zip(poses.to_coco(frame.image_id), categories.tolist()):
+            result["category_id"] = category
+            result["file_name"] = frame.name
+            results.append(result)
+        if on_poses is not None:
+            on_poses(frame, poses)
+        poses_count += len(poses)
+        count += 1
+    return results, RunSummary(count, poses_count, time.perf_counter() - start, estimating)
+
+
+def estimator_for(model: str, backend: str = "auto", threads: int | None = None):
+    """A `PoseEstimator` for a CLI's MODEL argument (engine, ONNX or checkpoint path, or a model name:
+    random weights, with a warning), checking the backend name before anything heavy is imported."""
+    from .errors import ConfigError
+    from .runtime.backends import AUTO, BACKENDS
+
+    if backend != AUTO and backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; valid: {AUTO}, {', '.join(BACKENDS)}")
+    from .runtime import PoseEstimator
+
+    return PoseEstimator(model, backend=backend, threads=threads)
