@@ -43,6 +43,14 @@ def execution_providers(ort) -> list[str]:
     return [CPU_PROVIDER]
 
 
+def _load_errors(ort) -> tuple[type[BaseException], ...]:
+    """onnxruntime's session-creation exceptions (they derive from Exception, not RuntimeError)."""
+    state = ort.capi.onnxruntime_pybind11_state
+    names = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile", "NotImplemented",
+             "RuntimeException", "EPFail")
+    return (RuntimeError, *(getattr(state, name) for name in names if hasattr(state, name)))
+
+
 def metadata_from_session(session, source: str, num_keypoints: int) -> ArtifactMetadata:
     """The `ArtifactMetadata` stored in the model's metadata_props, or one inferred from K (warns)."""
     props = session.get_modelmeta().custom_metadata_map
@@ -74,7 +82,7 @@ class OnnxRuntimeBackend(Backend):
                 str(path), sess_options=session_options(ort, checked_threads(threads)),
                 providers=execution_providers(ort),
             )
-        except RuntimeError as exc:  # onnxruntime's Fail / InvalidProtobuf / InvalidGraph all derive from it
+        except _load_errors(ort) as exc:
             raise EngineLoadError(f"{path}: ONNX Runtime cannot load it: {exc}") from exc
         (model_input,), model_outputs = self.session.get_inputs(), self.session.get_outputs()
         self.input_name, self.output_name = model_input.name, model_outputs[0].name
