@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..dependencies import import_optional
+from ..errors import ConfigError, MissingDependencyError
 from .environment import environment
 from .model_only import Case, run_case
 from .plan import Plan
@@ -14,17 +15,26 @@ from .roofline import MatmulPeak, cpu_matmul_peak, gpu_matmul_peak
 
 
 class Peaks:
-    """Matmul peaks measured on first need, once per (device, precision); the CPU peak is fp32 only."""
+    """Matmul peaks measured on first need, once per (device, precision); the CPU peak is fp32 only.
+
+    A peak that cannot be measured here (say, int8 on a GPU without torch) leaves the results' roofline
+    empty with the reason in their notes instead of stopping the benchmark.
+    """
 
     def __init__(self, threads: int | None):
         self.threads = threads
         self.measured: dict[tuple[str, str], MatmulPeak] = {}
+        self.missing: dict[tuple[str, str], str] = {}
 
-    def for_case(self, device: str, precision: str) -> MatmulPeak:
+    def for_case(self, device: str, precision: str) -> tuple[MatmulPeak | None, str | None]:
+        """(peak, None), or (None, why there is none)."""
         key = ("cpu", "fp32") if device == "cpu" else ("cuda", precision)
-        if key not in self.measured:
-            self.measured[key] = cpu_matmul_peak(self.threads) if device == "cpu" else gpu_matmul_peak(precision)
-        return self.measured[key]
+        if key not in self.measured and key not in self.missing:
+            try:
+                self.measured[key] = cpu_matmul_peak(self.threads) if device == "cpu" else gpu_matmul_peak(precision)
+            except (ConfigError, MissingDependencyError) as exc:
+                self.missing[key] = f"no roofline: {exc}"
+        return self.measured.get(key), self.missing.get(key)
 
 
 def _device_of(case: Case) -> str:
@@ -48,9 +58,11 @@ def benchmark_report(plan: Plan, *, warmup: int, iters: int, threads: int | None
     with tqdm(total=len(plan.cases) * (warmup + iters), unit="call", desc="vitpose-bench") as bar:
         for case in plan.cases:
             bar.set_postfix_str(f"{case.source.label} {case.backend} {case.precision} b{case.batch}")
-            peak = peaks.for_case(_device_of(case), case.precision)
-            results.append(run_one(case, warmup=warmup, iters=iters, threads=threads, cache=cache,
-                                   peak=peak, on_step=lambda: bar.update(1)))
+            peak, missing = peaks.for_case(_device_of(case), case.precision)
+            row = run_one(case, warmup=warmup, iters=iters, threads=threads, cache=cache, peak=peak,
+                          on_step=lambda: bar.update(1))
+            row["notes"] += [missing] if missing else []
+            results.append(row)
     report = {
         "schema": REPORT_SCHEMA, "command": command, "environment": environment(threads),
         "peaks": [p.to_dict() for p in peaks.measured.values()], "results": results, "skipped": plan.skipped,
