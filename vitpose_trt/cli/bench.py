@@ -109,7 +109,7 @@ def _threads(args: argparse.Namespace) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _write_outputs(report: dict, args: argparse.Namespace, outputs: dict) -> None:
+def _write_outputs(report: dict, outputs: dict) -> None:
     from ..bench.plot import write_throughput_plot
     from ..bench.report import write_atomically, write_json
     from ..bench.tables import markdown_report
@@ -146,9 +146,9 @@ def _bench(args: argparse.Namespace) -> int:
     run_one = _pipeline_runner(args) if args.pipeline else None
     extra = {"run_one": run_one} if run_one else {}
     report = benchmark_report(plan, warmup=warmup, iters=iters, threads=threads, cache=cache_dir(args.cache_dir),
-                              command=["vitpose-bench", *sys.argv[1:]], **extra)
+                              command=["vitpose-bench", *args.argv], **extra)
     print(text_table(report["results"]))
-    _write_outputs(report, args, outputs)
+    _write_outputs(report, outputs)
     return 0
 
 
@@ -163,7 +163,10 @@ def _pipeline_runner(args: argparse.Namespace):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(_bench, parser(), argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = parser()
+    p.set_defaults(argv=argv)  # recorded in the report's "command"
+    return run_command(_bench, p, argv)
 
 
 if __name__ == "__main__":
