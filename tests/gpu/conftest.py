@@ -19,6 +19,11 @@ ENGINE_MAX_BATCH = 8
 
 
 @pytest.fixture(scope="session")
+def engine_max_batch() -> int:
+    return ENGINE_MAX_BATCH
+
+
+@pytest.fixture(scope="session")
 def peaked_model():
     from peaked_models import peaked_vitpose
 

@@ -126,7 +126,8 @@ class CudaCrops:
         import cupy as cp  # cuda_device() has imported it
 
         self._cp = cp
-        self._kernels = {dtype: crops_module(cp).get_function(name) for dtype, name in ENTRY_POINTS.items()}
+        module = crops_module(cp)
+        self._kernels = {dtype: module.get_function(name) for dtype, name in ENTRY_POINTS.items()}
         self._mean_scale = cp.asarray(mean_scale(mean, std))
         self._images = DeviceImages(cp)
         self._warps = PinnedUpload(cp)
@@ -148,7 +149,8 @@ class CudaCrops:
             np.int32(INPUT_HEIGHT), np.int32(INPUT_WIDTH), self._mean_scale, np.float32(BORDER_VALUE),
             np.int32(count if flip else -1),
         )
-        self._kernels[batch.dtype](launch_grid(count), BLOCK, args, stream=stream)
+        with stream:  # RawKernel launches on the current stream
+            self._kernels[batch.dtype](launch_grid(count), BLOCK, args)
         return batch
 
     def _batch_for(self, rows: int, out):
