@@ -70,3 +70,23 @@ def test_an_onnx_file_runs_on_onnxruntime_in_its_own_precision(bench_cache):
 def test_unknown_model_is_refused_with_the_valid_names():
     with pytest.raises(ConfigError, match="neither a known model.*vitpose-b"):
         model_source("vitpose-xxl")
+
+
+def test_an_engine_file_needs_the_tensorrt_backend(bench_cache):
+    from vitpose_trt.bench.artifacts import onnx_for
+    from vitpose_trt.engine import BuildOptions, engine_from_onnx
+
+    # TensorRT-RTX builds on a CPU (FIELD.md), so the engine and its sidecar are real.
+    built = engine_from_onnx(onnx_for(TINY[0], "fp32", bench_cache), BuildOptions(builder="tensorrt-rtx"),
+                             output_dir=bench_cache / "engines", progress=False)
+    source = model_source(str(built.engine_path))
+    assert source.kind == "engine" and source.fixed_backend == "tensorrt"
+    reason = backend_unavailable_reason("tensorrt")
+    if reason is None:
+        assert {(c.backend, c.precision) for c in benchmark_plan([source], None, None, [1]).cases} == {
+            ("tensorrt", "fp32")}
+    else:
+        with pytest.raises(ConfigError, match="runs on tensorrt only, which cannot run here"):
+            benchmark_plan([source], None, None, [1])
+    with pytest.raises(ConfigError, match="runs on tensorrt only"):
+        benchmark_plan([source], ["onnxruntime"], None, [1])

@@ -49,6 +49,9 @@ def _backends_for(source: ModelSource, asked: list[str] | None, plan: Plan) -> l
     if fixed and asked is not None and fixed not in asked:
         raise ConfigError(f"{source.label} runs on {fixed} only, but --backend is {','.join(asked)}")
     if fixed:
+        reason = backend_unavailable_reason(fixed)
+        if reason:
+            raise ConfigError(f"{source.label} runs on {fixed} only, which cannot run here: {reason}")
         return [fixed]
     if asked is not None:
         return asked
