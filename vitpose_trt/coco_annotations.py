@@ -96,7 +96,8 @@ def _loaded_json(path: Path) -> dict:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read annotations: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+    lists = ("images", "annotations", "categories")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in lists):
         raise InputError(f"{path}: not a COCO annotation file (needs 'images', 'annotations' and 'categories' lists)")
     return data
 

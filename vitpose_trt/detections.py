@@ -46,7 +46,8 @@ class Detections:
                 self._by_id.setdefault(_image_id(entry, f"{source} entry {index}"), []).append(row)
 
     @classmethod
-    def from_file(cls, path: str | Path, category_id: int | None = PERSON_CATEGORY, min_score: float = 0.0) -> Detections:
+    def from_file(cls, path: str | Path, category_id: int | None = PERSON_CATEGORY,
+                  min_score: float = 0.0) -> Detections:
         """Load a detections file, keeping entries of `category_id` (ANY_CATEGORY: all; entries without a
         category_id are always kept) with score >= `min_score`. Raise `InputError` when unreadable."""
         path = Path(path)

@@ -154,7 +154,10 @@ def staged_output(path: Path) -> Iterator[Path]:
 def write_image(path: Path, image: np.ndarray) -> None:
     """Encode (H, W, 3) uint8 BGR `image` by `path`'s suffix and write it atomically."""
     cv2 = _cv2("writing images")
-    ok, encoded = cv2.imencode(path.suffix, image)
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+    except cv2.error:  # OpenCV raises for suffixes it has no encoder for, returns False for other failures
+        ok = False
     if not ok:
         raise InputError(f"{path}: OpenCV cannot encode an image with suffix {path.suffix!r}")
     with staged_output(path) as temp:
@@ -185,7 +188,8 @@ class VideoOutput:
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[1::-1] != self.size:
-            raise InputError(f"video frames must all be {self.size[0]}x{self.size[1]}, got {frame.shape[1]}x{frame.shape[0]}")
+            raise InputError(f"video frames must all be {self.size[0]}x{self.size[1]}, "
+                             f"got {frame.shape[1]}x{frame.shape[0]}")
         self._writer.write(frame)
 
     def __exit__(self, *exc_info) -> None:

@@ -26,7 +26,8 @@ POINT_RADIUS_PER_LINE_WIDTH = 2
 
 def side_colors(keypoints: KeypointSet) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
     """(per-keypoint BGR colours (K,), per-skeleton-edge BGR colours (E,)) from the keypoint names."""
-    sides = tuple("left" if n.startswith("left_") else "right" if n.startswith("right_") else "" for n in keypoints.names)
+    sides = tuple("left" if n.startswith("left_") else "right" if n.startswith("right_") else ""
+                  for n in keypoints.names)
     by_side = {"left": LEFT_BGR, "right": RIGHT_BGR, "": CENTRE_BGR}
     point_colors = tuple(by_side[s] for s in sides)
     edge_colors = tuple(by_side[sides[a]] if sides[a] == sides[b] else CENTRE_BGR for a, b in keypoints.skeleton)

@@ -38,7 +38,8 @@ def parser() -> argparse.ArgumentParser:
                    help="use detections of this category (default 1, COCO person; 'all' keeps every one)")
     p.add_argument("--min-box-score", type=float, default=0.0, metavar="S",
                    help="skip detections scoring below S (default 0)")
-    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUTPUT})")
+    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+                   help=f"output folder (default ./{DEFAULT_OUTPUT})")
     p.add_argument("--render", action="store_true", help="also write the images / video with the poses drawn")
     p.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD, metavar="T",
                    help=f"--render: draw keypoints scoring above T (default {DEFAULT_SCORE_THRESHOLD})")
@@ -82,7 +83,8 @@ class _Renderer:
     """on_poses callback: draws each frame's poses into DIR/<name> or one video."""
 
     def __init__(self, source, output: Path, keypoints, threshold: float, stack: ExitStack):
-        self.source, self.output, self.keypoints, self.threshold, self.stack = source, output, keypoints, threshold, stack
+        self.source, self.output, self.keypoints, self.threshold = source, output, keypoints, threshold
+        self.stack = stack
         self.video = None
         if source.is_video:
             _rendered_path(source, output, "")

@@ -1,0 +1,155 @@
+"""vitpose-infer on real photos and a generated video: valid COCO results equal to direct estimator calls,
+rendered images and video, detections matched by id and by file name, and user errors in one line."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from apps_data import PHOTOS, VIDEO_FRAMES, VIDEO_SIZE, coco_file_name
+
+from vitpose_trt.cli.infer import main
+
+RESULT_KEYS = {"image_id", "category_id", "keypoints", "score", "bbox", "file_name"}
+K = 17
+
+
+def _results(folder) -> list[dict]:
+    return json.loads((folder / "results.json").read_text())
+
+
+def _check_coco_results(results: list[dict]) -> None:
+    """COCO keypoint-results format: the keys, [x, y, score] * K finite floats, scores in 0..1."""
+    for r in results:
+        assert set(r) == RESULT_KEYS and isinstance(r["image_id"], int) and r["category_id"] == 1
+        assert len(r["keypoints"]) == 3 * K and all(math.isfinite(v) for v in r["keypoints"])
+        assert all(0.0 <= s <= 1.0 for s in r["keypoints"][2::3]) and 0.0 <= r["score"] <= 1.0
+
+
+def test_folder_gives_coco_results_equal_to_direct_estimator_calls(tiny_onnx, photo_folder, tmp_path, capsys):
+    import cv2
+
+    from vitpose_trt.runtime import PoseEstimator
+
+    assert main([str(tiny_onnx), str(photo_folder), "--output", str(tmp_path / "out")]) == 0
+    assert "frames/s" in capsys.readouterr().out
+    results = _results(tmp_path / "out")
+    _check_coco_results(results)
+    assert [r["image_id"] for r in results] == [image_id for image_id, _, _ in PHOTOS]  # ids from the file names
+    estimator = PoseEstimator(str(tiny_onnx))
+    for r, (image_id, _, suffix) in zip(results, PHOTOS):
+        image = cv2.imread(str(photo_folder / coco_file_name(image_id, suffix)))
+        expected = estimator(image, [[0, 0, image.shape[1], image.shape[0]]]).to_coco(image_id)[0]
+        assert r["file_name"] == coco_file_name(image_id, suffix)
+        assert r["bbox"] == [0.0, 0.0, image.shape[1], image.shape[0]]
+        np.testing.assert_allclose(r["keypoints"], expected["keypoints"], rtol=0, atol=1e-4)
+        assert r["score"] == pytest.approx(expected["score"], abs=1e-6)
+
+
+def test_results_load_into_pycocotools(tiny_onnx, photo_folder, tmp_path):
+    from pycocotools.coco import COCO
+
+    assert main([str(tiny_onnx), str(photo_folder), "--output", str(tmp_path)]) == 0
+    gt = COCO()
+    gt.dataset = {"images": [{"id": i} for i, _, _ in PHOTOS], "annotations": [],
+                  "categories": [{"id": 1, "name": "person"}]}
+    gt.createIndex()
+    loaded = gt.loadRes(str(tmp_path / "results.json"))
+    assert sorted(loaded.getImgIds()) == [1, 2, 3] and len(loaded.anns) == len(PHOTOS)
+
+
+def test_video_with_render_writes_a_readable_video_of_every_frame(tiny_onnx, short_video, tmp_path):
+    import cv2
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vitpose_trt.cli.infer", str(tiny_onnx), str(short_video), "--render",
+           "--score-threshold", "0", "--output", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{VIDEO_FRAMES} frames, {VIDEO_FRAMES} poses" in done.stdout and "frames/s" in done.stdout
+    results = _results(out)
+    _check_coco_results(results)
+    assert [r["image_id"] for r in results] == list(range(VIDEO_FRAMES))
+    rendered, original = cv2.VideoCapture(str(out / "walk.mp4")), cv2.VideoCapture(str(short_video))
+    frames = 0
+    while True:
+        ok, frame = rendered.read()
+        ok_original, source_frame = original.read()
+        if not ok:
+            break
+        assert ok_original and frame.shape[1::-1] == VIDEO_SIZE
+        # Every keypoint is drawn at threshold 0: the frame must differ from the input well beyond codec noise.
+        assert np.abs(frame.astype(int) - source_frame.astype(int)).max() > 100
+        frames += 1
+    assert frames == VIDEO_FRAMES and not original.read()[0]
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_render_images_and_refuse_to_overwrite_inputs(tiny_onnx, photo_folder, tmp_path, capsys):
+    import cv2
+
+    assert main([str(tiny_onnx), str(photo_folder), "--render", "--output", str(tmp_path)]) == 0
+    for image_id, _, suffix in PHOTOS:
+        name = coco_file_name(image_id, suffix)
+        drawn, source = cv2.imread(str(tmp_path / name)), cv2.imread(str(photo_folder / name))
+        assert drawn.shape == source.shape
+    capsys.readouterr()
+    assert main([str(tiny_onnx), str(photo_folder), "--render", "--output", str(photo_folder)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+
+
+def test_detections_matched_by_image_id_and_file_name(tiny_onnx, photo_folder, tmp_path, capsys):
+    dets = [
+        {"image_id": 1, "category_id": 1, "bbox": [120, 20, 250, 470], "score": 0.9},
+        {"image_id": 1, "category_id": 1, "bbox": [330, 60, 170, 300], "score": 0.05},
+        {"file_name": coco_file_name(3, ".jpg"), "category_id": 1, "bbox": [20, 10, 400, 280], "score": 0.8},
+        {"image_id": 3, "category_id": 17, "bbox": [10, 10, 100, 100], "score": 0.7},
+        {"image_id": 99, "category_id": 1, "bbox": [10, 10, 100, 100], "score": 0.7},
+    ]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    argv = [str(tiny_onnx), str(photo_folder), "--detections", str(tmp_path / "dets.json"), "--output", str(tmp_path)]
+    assert main([*argv, "--min-box-score", "0.1"]) == 0
+    results = _results(tmp_path)
+    assert [(r["image_id"], r["bbox"]) for r in results] == [(1, [120, 20, 250, 470]), (3, [20, 10, 400, 280])]
+    assert main([*argv, "--category-id", "all"]) == 0
+    results = _results(tmp_path)
+    # Matched by id first, then by name.
+    assert [(r["image_id"], r["category_id"]) for r in results] == [(1, 1), (1, 1), (3, 17), (3, 1)]
+    capsys.readouterr()
+    (tmp_path / "nothing.json").write_text(json.dumps([dets[-1]]))
+    assert main([str(tiny_onnx), str(photo_folder), "--detections", str(tmp_path / "nothing.json"),
+                 "--output", str(tmp_path)]) == 0
+    assert "none of the 1 detections matched" in capsys.readouterr().out and _results(tmp_path) == []
+
+
+def _terminal_lines(text: str) -> list[str]:
+    """The non-blank lines a terminal shows for `text`: a progress bar redrawn with carriage returns and
+    cleared at the end (tqdm leave=False) leaves nothing."""
+    shown = (line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return [line for line in shown if line.strip()]
+
+
+def test_user_errors_exit_2_in_one_line(tiny_onnx, photo_folder, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "dets.json").write_text(json.dumps([{"image_id": 1, "bbox": [1, 2, 3]}]))
+    model, photos = str(tiny_onnx), str(photo_folder)
+    cases = {
+        "no such file or folder": [model, str(tmp_path / "missing.jpg")],
+        "not an image": [model, str(tmp_path / "notes.txt")],
+        "not a readable image": [model, str(tmp_path / "broken.jpg")],
+        "bbox must be [x, y, width, height]": [model, photos, "--detections", str(tmp_path / "dets.json")],
+        "--category-id 'person'": [model, photos, "--category-id", "person"],
+        "--score-threshold 2.0": [model, photos, "--score-threshold", "2"],
+        "unknown backend": [model, photos, "--backend", "tflite"],
+        "not a model name": ["vitpose-xxl", photos],
+    }
+    for expected, argv in cases.items():
+        assert main([*argv, "--output", str(tmp_path / "out")]) == 2, expected
+        err = _terminal_lines(capsys.readouterr().err)
+        assert len(err) == 1 and err[0].startswith("vitpose-infer: error: ") and expected in err[0], (expected, err)
+    assert not (tmp_path / "out" / "results.json").exists()
