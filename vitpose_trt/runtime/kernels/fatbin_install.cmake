@@ -5,7 +5,7 @@
 # The digest is SHA-256 over lines "<file name>:<sha256 of file>\n" for the .cu/.cuh files in
 # name order, first 16 hex digits; vitpose_trt/runtime/cuda_crops.py computes the same digest and
 # loads only crops-<digest>.fatbin, so a fatbin built from other sources is never used.
-cmake_minimum_required(VERSION 3.20)
+cmake_minimum_required(VERSION 3.21)
 
 set(DIGEST_LENGTH 16)
 file(GLOB sources "${KERNEL_DIR}/*.cu" "${KERNEL_DIR}/*.cuh")
