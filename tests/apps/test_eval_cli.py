@@ -57,6 +57,10 @@ def test_own_predictions_as_ground_truth_give_ap_one(tiny_onnx, photo_folder, ow
     assert {k: metrics[k] for k in METRIC_KEYS} == {k: 1.0 for k in METRIC_KEYS}
     assert metrics["images"] == len(PHOTOS) and metrics["poses"] == sum(len(b) for b in BOXES.values())
     assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000" in out
+    _evaluated([str(tiny_onnx), "--annotations", str(tmp_path / "gt.json"), "--images", str(photo_folder),
+                "--max-images", "1", "--json", str(tmp_path / "first.json")], capsys)
+    first = json.loads((tmp_path / "first.json").read_text())
+    assert first["images"] == 1 and first["poses"] == len(BOXES[1]) and first["AP"] == 1.0
 
 
 def test_perturbed_ground_truth_gives_lower_ap(tiny_onnx, photo_folder, own_keypoints, tmp_path, capsys):

@@ -126,6 +126,14 @@ def test_detections_matched_by_image_id_and_file_name(tiny_onnx, photo_folder, t
     assert "none of the 1 detections matched" in capsys.readouterr().out and _results(tmp_path) == []
 
 
+def test_a_model_name_runs_with_random_weights_and_a_warning(photo_folder, tmp_path):
+    with pytest.warns(UserWarning, match="random weights"):
+        assert main(["vitpose-tiny", str(photo_folder / coco_file_name(2, ".png")), "--output", str(tmp_path)]) == 0
+    results = _results(tmp_path)
+    _check_coco_results(results)
+    assert len(results) == 1 and results[0]["image_id"] == 2
+
+
 def _terminal_lines(text: str) -> list[str]:
     """The non-blank lines a terminal shows for `text`: a progress bar redrawn with carriage returns and
     cleared at the end (tqdm leave=False) leaves nothing."""
