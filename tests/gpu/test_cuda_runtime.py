@@ -147,3 +147,16 @@ def test_torch_cuda_estimator_matches_the_cpu_torch_estimator(cp, peaked_model, 
     assert np.abs(got.keypoints - expected.keypoints).max() < FP16_KEYPOINT_TOLERANCE
     assert np.abs(got.scores - expected.scores).max() < SCORE_TOLERANCE * max(1.0, float(expected.scores.max()))
     assert next(peaked_model.parameters()).device.type == "cpu", "the caller's module must stay on the CPU"
+
+
+@pytest.mark.parametrize("backend", ["tensorrt", "torch-cuda"])
+def test_crops_written_into_the_input_buffer_skip_the_copy(cp, peaked_engine, peaked_model, astronaut_bgr, backend):
+    from vitpose_trt.runtime.cuda_crops import CudaCrops
+
+    gpu = vt.PoseEstimator(peaked_engine if backend == "tensorrt" else peaked_model, backend=backend).backend
+    warps = warps_from_boxes(BOXES[:3], "udp")
+    separate = cp.asnumpy(gpu.infer(CudaCrops("bgr")(astronaut_bgr, warps, True)))
+    buffer = gpu.input_buffer()
+    in_place = CudaCrops("bgr")(astronaut_bgr, warps, True, out=buffer)
+    assert in_place.data.ptr == buffer.data.ptr
+    np.testing.assert_allclose(cp.asnumpy(gpu.infer(in_place)), separate, rtol=1e-3, atol=BATCH_SIZE_ATOL[backend])

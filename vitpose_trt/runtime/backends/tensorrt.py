@@ -98,6 +98,15 @@ class TensorRTBackend(Backend):
         caller.wait_event(self._own_stream.record())
         return heatmaps
 
+    def input_buffer(self):
+        """The engine's (max_batch, 3, 256, 192) CuPy input buffer for the current stream, in its dtype.
+
+        A crop stage writing here (`CudaCrops(..., out=backend.input_buffer())`) saves `infer` its copy.
+        """
+        caller = execution_stream(self._cp)
+        stream = caller if caller.ptr not in IMPLICIT_STREAM_HANDLES else self._own_stream
+        return self._execution_for(stream).input
+
     def _execution_for(self, stream) -> StreamExecution:
         execution = self._executions.get(stream.ptr)
         if execution is None:

@@ -56,6 +56,7 @@ class TorchCudaBackend(Backend):
         self.cuda_graphs = bool(cuda_graphs)
         shape = (self.max_batch, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
         self._input = torch.zeros(shape, dtype=self._dtype, device=self._device)
+        self._input_cupy = cp.from_dlpack(self._input)  # the same memory, for crop stages
         heatmaps = (self.max_batch, self.metadata.num_keypoints, HEATMAP_HEIGHT, HEATMAP_WIDTH)
         self._heatmaps = torch.empty(heatmaps, dtype=torch.float32, device=self._device)
         self._graphs: dict[int, tuple] = {}  # rows -> (CUDAGraph, its static output)
@@ -84,10 +85,18 @@ class TorchCudaBackend(Backend):
                               f"got {crops.shape}")
         stream = torch.cuda.ExternalStream(execution_stream(cp).ptr, device=self._device)
         with torch.cuda.stream(stream), torch.inference_mode():
-            self._input[:count].copy_(torch.from_dlpack(crops))
+            if crops.data.ptr != self._input_cupy.data.ptr:
+                self._input[:count].copy_(torch.from_dlpack(crops))  # one device copy (and cast to fp16)
             output = self._forward(bucket_for(count, self.buckets) if self.cuda_graphs else count)
             self._heatmaps[:count].copy_(output[:count])
         return cp.from_dlpack(self._heatmaps[:count])
+
+    def input_buffer(self):
+        """The model's (max_batch, 3, 256, 192) input as a CuPy array (fp16 by default), sharing memory.
+
+        A crop stage writing here (`CudaCrops(..., out=backend.input_buffer())`) saves `infer` its copy.
+        """
+        return self._input_cupy
 
     def _forward(self, rows: int):
         """The model's output for the first `rows` input rows: a graph replay once captured."""
