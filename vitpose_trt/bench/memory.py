@@ -59,23 +59,23 @@ class PeakHostMemory:
 
 
 def device_memory_used_mib() -> float | None:
-    """Memory in use on the current CUDA device (total - free, MiB: every process, plus the CUDA context).
+    """Memory in use on the current CUDA device (total - free, MiB: every process and CUDA context).
 
-    None when no CUDA device is reachable through torch or CuPy.
+    Asks CuPy (the runtime's GPU library) first, then torch; None when neither reaches a CUDA device.
     """
     try:
-        torch = import_optional("torch", "device memory readings")
-        if torch.cuda.is_available():
-            free, total = torch.cuda.mem_get_info()
-            return (total - free) / MIB
+        cupy = import_optional("cupy", "device memory readings")
+        free, total = cupy.cuda.runtime.memGetInfo()
+        return (total - free) / MIB
     except ImportError:
         pass
+    except cupy.cuda.runtime.CUDARuntimeError:
+        pass
     try:
-        cupy = import_optional("cupy", "device memory readings")
+        torch = import_optional("torch", "device memory readings")
     except ImportError:
         return None
-    try:
-        free, total = cupy.cuda.runtime.memGetInfo()
-    except cupy.cuda.runtime.CUDARuntimeError:
+    if not torch.cuda.is_available():
         return None
+    free, total = torch.cuda.mem_get_info()
     return (total - free) / MIB

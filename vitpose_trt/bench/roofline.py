@@ -113,6 +113,8 @@ def _torch_gpu_peak(torch, precision: str, size: int, repeats: int) -> MatmulPea
         best = _best_cuda_seconds(torch.cuda.Event, torch.cuda.synchronize, call, repeats)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous_tf32
+        del a, call
+        torch.cuda.empty_cache()  # hand the matrices back so later device-memory readings exclude them
     name = torch.cuda.get_device_name()
     return MatmulPeak(f"cuda:{name}", precision, _matmul_flops(size) / best, size, f"torch {torch.__version__}")
 
