@@ -37,6 +37,8 @@ NVRTC_OPTIONS = ("--std=c++17",)
 ENTRY_POINTS = {np.dtype(np.float32): "vitpose_crops_f32", np.dtype(np.float16): "vitpose_crops_f16"}
 #: Threads per block (x along crop columns, y along rows); a warp covers 32 adjacent pixels of one row.
 BLOCK = (32, 8, 1)
+#: CUDA's limit on gridDim.z, which counts boxes: the most crops one call can make.
+MAX_BOXES_PER_CALL = 65535
 _CHANNELS = 3
 _WARP_SHAPE = (2, 3)
 _INCLUDE = '#include "crop_math.cuh"'
@@ -136,6 +138,8 @@ class CudaCrops:
     def __call__(self, image, warps, flip: bool = False, out=None):
         inverse = inverse_warps(warps)
         count, copies = len(inverse), 2 if flip else 1
+        if count > MAX_BOXES_PER_CALL:
+            raise InputError(f"{count} boxes in one call; the crop kernel takes at most {MAX_BOXES_PER_CALL}")
         batch = self._batch_for(copies * count, out)
         if count == 0:
             return batch
