@@ -15,6 +15,7 @@ from vitpose_trt.decode import flip_back, keypoints_from_heatmaps
 from vitpose_trt.geometry import warps_from_boxes
 from vitpose_trt.keypoints import KEYPOINT_SETS
 from vitpose_trt.runtime.cpu_crops import CpuCrops
+from vitpose_trt.specs import PIXEL_STD_RGB
 
 pytestmark = pytest.mark.gpu
 
@@ -32,6 +33,8 @@ FP32_KEYPOINT_TOLERANCE = 0.1
 FP16_KEYPOINT_TOLERANCE = 0.5
 SCORE_TOLERANCE = 1e-2
 HEATMAP_REL_L2 = 5e-3
+#: Crop values allowed to differ from cv2's by (exactly) one level: rounding ties on another CPU's OpenCV path.
+MAX_TIE_FRACTION = 1e-3
 #: Heatmap differences allowed between batch sizes (kernels may differ per batch size; fp16 for torch-cuda).
 BATCH_SIZE_ATOL = {"tensorrt": 1e-4, "torch-cuda": 5e-3}
 
@@ -56,7 +59,10 @@ def test_cuda_crops_equal_the_cv2_crops(cp, astronaut_bgr, warp, color, flip):
     warps = warps_from_boxes(BOXES, warp)
     expected = CpuCrops(color)(image, warps, flip).copy()
     got = cp.asnumpy(CudaCrops(color)(image, warps, flip))
-    np.testing.assert_array_equal(got, expected)
+    # The spec: within one 8-bit level. The kernel repeats OpenCV 5's x86 float path, so nearly all values are
+    # bit-equal (all on the development machine); another CPU's OpenCV dispatch may round a few ties apart.
+    assert (np.abs(got - expected) * np.array(PIXEL_STD_RGB, np.float32)[:, None, None]).max() <= 1.0 + 1e-3
+    assert np.mean(got != expected) < MAX_TIE_FRACTION
 
 
 def test_cuda_crops_read_gpu_images_in_place_with_any_strides(cp, astronaut_bgr):
