@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import EngineBuildError, EngineLoadError
+from ..errors import ConfigError, EngineBuildError, EngineLoadError
 from .builder_log import build_logger
 from .config import config_for_build, save_timing_cache, timing_cache_path
 from .files import sha256_of_bytes, sha256_of_files, writable_directory, write_atomically
@@ -89,6 +89,9 @@ def _source_or_parser_error(trt: ModuleType, onnx_path: Path) -> OnnxSource:
 
 def _build_target(trt: ModuleType, options: BuildOptions) -> _Target:
     if not is_rtx(trt):
+        if options.compute_capabilities:
+            raise ConfigError("compute capabilities can only be chosen when building with TensorRT-RTX; "
+                              "TensorRT builds for the GPU it runs on")
         gpu = local_gpu()
         return _Target((gpu.compute_capability,), gpu.name)
     targets = rtx_targets(trt, options.compute_capabilities)
