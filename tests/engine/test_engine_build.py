@@ -170,3 +170,23 @@ def auto_resolves_to_rtx() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorrt") is None
+
+
+_BUILD_ONCE = r"""
+import sys
+from vitpose_trt.engine import BuildOptions, engine_from_onnx
+built = engine_from_onnx(sys.argv[1], BuildOptions(builder="tensorrt-rtx"), sys.argv[2], progress=False)
+print("skipped" if built.skipped else "built")
+"""
+
+
+def test_concurrent_builds_of_one_engine_take_turns(tmp_path, tiny_onnx):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", _BUILD_ONCE, str(tiny_onnx("fp16")), str(tmp_path)]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = sorted(run.communicate(timeout=300)[0].strip() for run in runs)
+    assert outcomes == ["built", "skipped"]
+    sidecar = sidecar_for_engine(tmp_path / "vitpose-tiny-fp16.engine")
+    assert sha256_of_files([tmp_path / "vitpose-tiny-fp16.engine"]) == sidecar.engine_sha256

@@ -17,7 +17,7 @@ from types import ModuleType
 from ..errors import ConfigError, EngineBuildError, EngineLoadError
 from .builder_log import build_logger
 from .config import config_for_build, save_timing_cache, timing_cache_path
-from .files import sha256_of_bytes, sha256_of_files, writable_directory, write_atomically
+from .files import build_lock, sha256_of_bytes, sha256_of_files, writable_directory, write_atomically
 from .library import builder_library, is_rtx, library_name, library_version, parsed_version
 from .network import ParsedNetwork, network_from_onnx
 from .options import CURRENT_CC, ENGINE_SETTINGS, BuildOptions
@@ -51,7 +51,8 @@ def engine_from_onnx(onnx_path: Path, options: BuildOptions | None = None, outpu
 
     Skips the build (skipped=True) when the existing sidecar records the same ONNX digest, engine
     settings, library and version, target and engine digest, unless `options.force`. Both files are
-    written atomically. Raises MissingDependencyError (no builder library), ConfigError (bad
+    written atomically; concurrent calls for the same engine file take turns (a file lock), so the
+    later one finds the engine up to date. Raises MissingDependencyError (no builder library), ConfigError (bad
     options, missing ONNX, unwritable directory), EngineLoadError (ONNX without vitpose-trt
     metadata), EngineBuildError (parser or builder failure, quoting its log), KeyboardInterrupt
     (Ctrl-C; the build is cancelled and nothing is left behind).
@@ -63,15 +64,16 @@ def engine_from_onnx(onnx_path: Path, options: BuildOptions | None = None, outpu
     engine_path = out_dir / f"{onnx_path.stem}{ENGINE_SUFFIX}"
     source = _source_or_parser_error(trt, onnx_path)
     target = _build_target(trt, options)
-    if not options.force:
-        previous = _up_to_date_sidecar(engine_path, source, trt, options, target)
-        if previous is not None:
-            return BuiltEngine(engine_path, sidecar_path_for(engine_path), True, 0.0, previous)
-    started = time.perf_counter()
-    plan, parsed = _built_plan(trt, source, options, target, progress)
-    seconds = time.perf_counter() - started
-    sidecar = _describe(trt, source, options, target, parsed, plan, engine_path, seconds)
-    _write_outputs(engine_path, plan, sidecar)
+    with build_lock(engine_path):  # a concurrent build of the same file finishes first, then we may skip
+        if not options.force:
+            previous = _up_to_date_sidecar(engine_path, source, trt, options, target)
+            if previous is not None:
+                return BuiltEngine(engine_path, sidecar_path_for(engine_path), True, 0.0, previous)
+        started = time.perf_counter()
+        plan, parsed = _built_plan(trt, source, options, target, progress)
+        seconds = time.perf_counter() - started
+        sidecar = _describe(trt, source, options, target, parsed, plan, engine_path, seconds)
+        _write_outputs(engine_path, plan, sidecar)
     return BuiltEngine(engine_path, sidecar_path_for(engine_path), False, seconds, sidecar)
 
 

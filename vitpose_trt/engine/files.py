@@ -14,6 +14,8 @@ from ..errors import ConfigError
 HASH_CHUNK = 1 << 24
 #: Prefix of in-progress temp files, so a crashed build's leftovers are recognisable.
 TEMP_PREFIX = ".vitpose-trt-"
+#: Folder under the system temp dir for per-engine build locks.
+LOCK_DIR = "vitpose-trt-locks"
 #: Mode of a newly created file before the umask applies (what open() would use).
 _DEFAULT_FILE_MODE = 0o666
 
@@ -64,6 +66,20 @@ def sha256_of_files(paths: Iterable[Path]) -> str:
             while chunk := handle.read(HASH_CHUNK):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def build_lock(engine_path: Path):
+    """A FileLock that serialises builds of the same engine file across processes.
+
+    Lives in the temp folder (named by the engine's absolute path), not beside the engine, so output
+    folders hold only engines and sidecars.
+    """
+    from filelock import FileLock
+
+    key = hashlib.sha1(str(Path(engine_path).resolve()).encode(), usedforsecurity=False).hexdigest()
+    folder = Path(tempfile.gettempdir()) / LOCK_DIR
+    folder.mkdir(exist_ok=True)
+    return FileLock(folder / f"{key}.lock")
 
 
 def sha256_of_bytes(data: bytes | memoryview) -> str:
