@@ -84,12 +84,18 @@ class PoseEstimator:
     def _heatmap_keypoints(self, image, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(coords (n, K, 2) heatmap px, scores (n, K)) as host float32 arrays for n <= persons_per_inference."""
         warps = warps_from_boxes(boxes, self.warp)
-        crops = self._crop(image, warps, self.flip_test)
+        crops = self._crop(image, warps, self.flip_test, self._crop_destination(len(boxes)))
         heatmaps = self._infer(crops)
         if self.flip_test:
             heatmaps = self._flip_merged(heatmaps, len(boxes))
         coords, scores = keypoints_from_heatmaps(heatmaps, self.decode, self.blur_kernel, xp=self._xp)
         return host_array(coords), host_array(scores)
+
+    def _crop_destination(self, count: int):
+        """The backend's input buffer when this chunk's crops fit in one inference, else None (stage's own)."""
+        if self._copies * count > self.backend.max_batch:
+            return None
+        return self.backend.input_buffer()
 
     def _infer(self, crops):
         """Heatmaps of all crops, in slices of max_batch (only max_batch 1 with flip test needs two)."""

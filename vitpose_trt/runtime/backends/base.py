@@ -44,6 +44,14 @@ class Backend(ABC):
         reuses: it stays valid until the next `infer` call.
         """
 
+    def input_buffer(self):
+        """The (max_batch, 3, 256, 192) array `infer` reads, for a crop stage to write into; None = no such buffer.
+
+        A GPU backend returns its engine/model input (CuPy, possibly fp16) so crops land there without a
+        copy; CPU backends take any numpy batch and return None.
+        """
+        return None
+
     def __repr__(self) -> str:
         meta = getattr(self, "metadata", None)
         model = f"{meta.model}/{meta.keypoint_set}/{meta.precision}" if meta else "?"
