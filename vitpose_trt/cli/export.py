@@ -14,8 +14,9 @@ from pathlib import Path
 from ..engine.options import BUILDERS, DEFAULT_BATCH
 from ..errors import CheckpointError, ConfigError
 from ..export.calibration import DEFAULT_CALIB_COUNT
+from ..export.fp16 import DEFAULT_FP16_CALIB_COUNT
 from ..export.onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS
-from ..export.pipeline import PRECISIONS
+from ..export.pipeline import PRECISIONS, default_calib_count
 from .common import add_verbose_flag, run_command
 
 #: --builder none stops after the ONNX stage.
@@ -46,8 +47,8 @@ def parser() -> argparse.ArgumentParser:
                    "(default: scikit-image's bundled sample photos, five boxes each; the accuracy report's "
                    "held-out photos astronaut/coffee/chelsea are never used for calibration)")
     c.add_argument("--calib-annotations", metavar="PATH", help="COCO json: calibrate on its person boxes instead")
-    c.add_argument("--calib-count", type=int, default=DEFAULT_CALIB_COUNT, metavar="N",
-                   help=f"number of calibration crops (default {DEFAULT_CALIB_COUNT})")
+    c.add_argument("--calib-count", type=int, metavar="N", help=f"number of calibration crops (default "
+                   f"{DEFAULT_CALIB_COUNT} for int8/fp8, {DEFAULT_FP16_CALIB_COUNT} for fp16's range analysis)")
     e = p.add_argument_group("engine")
     e.add_argument("--builder", default="auto", metavar="{auto,tensorrt,tensorrt-rtx,none}",
                    help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto)")
@@ -87,6 +88,8 @@ def _checked_calibration(args: argparse.Namespace) -> None:
 
     if args.calib_annotations is not None and args.calib_images is None:
         raise ConfigError("--calib-annotations needs --calib-images (the folder its file names refer to)")
+    if args.calib_count is None:
+        args.calib_count = default_calib_count(args.precision)
     if args.calib_count < 1:
         raise ConfigError(f"--calib-count must be at least 1, got {args.calib_count}")
     if args.calib_images is not None:

@@ -21,10 +21,23 @@ from ..errors import ExportError
 from ..specs import INPUT_NAME
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, metadata_from_onnx, save_onnx_atomic, with_metadata, with_precision
 
-#: ModelOpt's ONNX logger (AutoCast and the quantizer log through it).
-MODELOPT_ONNX_LOGGER = "modelopt.onnx"
+#: ModelOpt's ONNX loggers (AutoCast's has its own level).
+MODELOPT_LOGGERS = ("modelopt.onnx", "modelopt.onnx.autocast")
+#: Crops per AutoCast reference run (one .npz file each); one crop per run triples the time.
+REFERENCE_BATCH = 8
+#: Calibration crops the CLI uses for fp16 by default: AutoCast only needs activation ranges.
+DEFAULT_FP16_CALIB_COUNT = 16
 #: Op types kept in fp32 by default (see the module docstring).
 DEFAULT_FP32_OPS = ("LayerNormalization",)
+
+
+def _calibration_batches(crops: np.ndarray, folder: Path) -> Path:
+    """Write crops as `REFERENCE_BATCH`-sized .npz files (AutoCast runs each file as one batch); return `folder`."""
+    folder.mkdir()
+    crops = np.ascontiguousarray(crops, dtype=np.float32)
+    for index, start in enumerate(range(0, len(crops), REFERENCE_BATCH)):
+        np.savez(folder / f"batch{index:05d}.npz", **{INPUT_NAME: crops[start : start + REFERENCE_BATCH]})
+    return folder
 
 
 def fp16_onnx_from_fp32(
@@ -42,13 +55,11 @@ def fp16_onnx_from_fp32(
     "fp16". Written atomically.
     """
     autocast = import_optional("modelopt.onnx.autocast", "fp16 conversion (ModelOpt AutoCast)")
-    # AutoCast logs every node decision at INFO on ModelOpt's ONNX logger.
-    logging.getLogger(MODELOPT_ONNX_LOGGER).setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in MODELOPT_LOGGERS:  # AutoCast logs every node decision at INFO.
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     metadata = metadata_from_onnx(src)
     with tempfile.TemporaryDirectory(prefix="vitpose-fp16-") as tmp:
-        # AutoCast reads reference inputs from an .npz file keyed by input name.
-        calib_path = Path(tmp) / "calibration.npz"
-        np.savez(calib_path, **{INPUT_NAME: np.ascontiguousarray(calibration_crops, dtype=np.float32)})
+        calib_path = _calibration_batches(calibration_crops, Path(tmp) / "calibration")
         try:
             proto = autocast.convert_to_mixed_precision(
                 onnx_path=str(src),

@@ -25,13 +25,18 @@ from .accuracy import (
 )
 from .calibration import DEFAULT_CALIB_COUNT, HELD_OUT_IMAGES, SAMPLE_CALIBRATION_IMAGES, held_out_crops, sample_crops
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
-from .fp16 import fp16_onnx_from_fp32
+from .fp16 import DEFAULT_FP16_CALIB_COUNT, fp16_onnx_from_fp32
 from .onnx_export import DEFAULT_OPSET, export_onnx
 from .quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
 
 PRECISIONS = ("fp32", "fp16", "int8", "fp8")
 REPORT_SUFFIX = ".report.json"
 _RANDOM_WEIGHTS_NOTE = "random weights: heatmaps are nearly flat, so keypoint agreement means little"
+
+
+def default_calib_count(precision: str) -> int:
+    """Calibration crops used when the caller gives none: fp16 only needs activation ranges."""
+    return DEFAULT_FP16_CALIB_COUNT if precision == "fp16" else DEFAULT_CALIB_COUNT
 
 
 def onnx_path_for(output_dir: str | Path, model_name: str, precision: str) -> Path:
@@ -73,7 +78,7 @@ def export_precision(
     """Export `model` to fp32 ONNX, check it, and convert it to `precision` with an accuracy report.
 
     calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8; None uses the first
-    `DEFAULT_CALIB_COUNT` crops of scikit-image's calibration photos. random_weights only adds a
+    `default_calib_count(precision)` crops of scikit-image's calibration photos. random_weights only adds a
     note to the report. Raises `AccuracyError` when the fp32 file disagrees with PyTorch.
     """
     if precision not in PRECISIONS:
@@ -95,7 +100,7 @@ def export_precision(
         result.report, result.report_path = check, check_path
         return result
     if calibration_crops is None:
-        calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, DEFAULT_CALIB_COUNT)
+        calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
     result.onnx = onnx_path_for(output_dir, name, precision)
     log(f"converting to {precision} with {len(calibration_crops)} calibration crops -> {result.onnx}")
     if precision in QUANTIZED_PRECISIONS:
