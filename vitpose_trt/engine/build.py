@@ -52,9 +52,9 @@ def engine_from_onnx(onnx_path: Path, options: BuildOptions | None = None, outpu
     Skips the build (skipped=True) when the existing sidecar records the same ONNX digest, engine
     settings, library and version, target and engine digest, unless `options.force`. Both files are
     written atomically; concurrent calls for the same engine file take turns (a file lock), so the
-    later one finds the engine up to date. Raises MissingDependencyError (no builder library), ConfigError (bad
-    options, missing ONNX, unwritable directory), EngineLoadError (ONNX without vitpose-trt
-    metadata), EngineBuildError (parser or builder failure, quoting its log), KeyboardInterrupt
+    later one finds the engine up to date. Raises MissingDependencyError (no builder library),
+    ConfigError (bad options, missing ONNX, unwritable directory), EngineLoadError (ONNX without
+    vitpose-trt metadata), EngineBuildError (parser or builder failure, quoting its log), KeyboardInterrupt
     (Ctrl-C; the build is cancelled and nothing is left behind).
     """
     options = options if options is not None else BuildOptions()
@@ -105,7 +105,7 @@ def _build_target(trt: ModuleType, options: BuildOptions) -> _Target:
 def _built_plan(trt: ModuleType, source: OnnxSource, options: BuildOptions, target: _Target, progress: bool):
     logger = build_logger(trt)
     parsed = network_from_onnx(trt, source.path, logger)
-    cache = timing_cache_path(trt, options, target.compute_capabilities[0])
+    cache = timing_cache_path(trt, options, target.gpu_name or "", target.compute_capabilities[0])
     config = config_for_build(trt, parsed, options, source.metadata.input_name, logger, cache)
     monitor = progress_monitor(trt, show=progress)
     config.progress_monitor = monitor

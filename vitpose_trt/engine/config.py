@@ -13,6 +13,7 @@ Library differences handled here:
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -55,8 +56,12 @@ def config_for_build(trt: ModuleType, parsed: ParsedNetwork, options: BuildOptio
     return config
 
 
-def timing_cache_path(trt: ModuleType, options: BuildOptions, gpu_capability: str) -> Path | None:
-    """Where this build's timing cache lives: the option, else a per-version, per-GPU default; None on RTX."""
+def timing_cache_path(trt: ModuleType, options: BuildOptions, gpu_name: str, gpu_capability: str) -> Path | None:
+    """Where this build's timing cache lives; None on TensorRT-RTX.
+
+    The option when given, else `$XDG_CACHE_HOME/vitpose-trt/tensorrt-<version>-<gpu>-<SMxx>.timing`
+    (a cache only fits the TensorRT version and GPU that wrote it).
+    """
     if is_rtx(trt):
         if options.timing_cache is not None:
             warnings.warn("TensorRT-RTX does no tactic timing: --timing-cache is ignored", stacklevel=3)
@@ -65,7 +70,8 @@ def timing_cache_path(trt: ModuleType, options: BuildOptions, gpu_capability: st
         return options.timing_cache
     root = Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache") / CACHE_SUBDIR
     version = ".".join(map(str, library_version(trt)))
-    return root / f"tensorrt-{version}-{gpu_capability}.timing"
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", gpu_name).strip("-").lower()
+    return root / f"tensorrt-{version}-{gpu}-{gpu_capability}.timing"
 
 
 def save_timing_cache(config, path: Path) -> None:

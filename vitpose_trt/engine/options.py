@@ -76,7 +76,8 @@ class BuildOptions:
     optimization_level: builder optimization level 0-5 (None = library default, 3).
     compute_capabilities: TensorRT-RTX targets such as ("SM86", "SM89") (empty = RTX's default set;
     rejected for full TensorRT, which always builds for the local GPU). timing_cache: a persistent
-    timing cache file (TensorRT only; TensorRT-RTX has no tactic timing and ignores it).
+    timing cache file (TensorRT only; None = one per TensorRT version and GPU under
+    $XDG_CACHE_HOME/vitpose-trt; TensorRT-RTX has no tactic timing and ignores it, with a warning).
     force: rebuild even when the sidecar says nothing changed.
     """
 

@@ -60,7 +60,7 @@ def serialized_engine(builder, network, config, monitor, logger):
 
 
 def _wait_through_interrupts(returned: threading.Event) -> None:
-    """Wait until the library call has returned; further Ctrl-C presses are absorbed (TensorRT stops at its next step)."""
+    """Wait until the library call has returned; more Ctrl-C presses are absorbed (TensorRT stops at its next step)."""
     while not returned.is_set():
         try:
             returned.wait(POLL_SECONDS)
