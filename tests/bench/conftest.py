@@ -13,10 +13,13 @@ def bench_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_report(bench_cache):
-    """Report of vitpose-tiny on onnxruntime and torch, fp32, batches 1 and 2, 3 timed calls each."""
+    """Report of vitpose-tiny on onnxruntime and torch x fp32, fp16, int8, batches 1 and 2, 3 timed calls each.
+
+    On a CPU, torch runs fp32 only: its fp16 and int8 cells are skipped with their reasons.
+    """
     from vitpose_trt.bench.plan import benchmark_plan
     from vitpose_trt.bench.run import benchmark_report
     from vitpose_trt.bench.sources import model_source
 
-    plan = benchmark_plan([model_source("vitpose-tiny")], ["onnxruntime", "torch"], ["fp32", "int8"], [1, 2])
+    plan = benchmark_plan([model_source("vitpose-tiny")], ["onnxruntime", "torch"], ["fp32", "fp16", "int8"], [1, 2])
     return benchmark_report(plan, warmup=1, iters=3, threads=1, cache=bench_cache, command=["test"])

@@ -18,8 +18,12 @@ from vitpose_trt.specs import MODELS
 def test_tiny_report_fits_the_schema(tiny_report):
     assert report_schema_errors(tiny_report) == []
     rows = tiny_report["results"]
-    cells = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("torch", "fp32")]
-    assert sorted((r["backend"], r["precision"], r["batch"]) for r in rows) == [(*c, n) for c in cells for n in (1, 2)]
+    from vitpose_trt.bench.availability import cuda_visible
+
+    cells = [("onnxruntime", p) for p in ("fp16", "fp32", "int8")] + [("torch", "fp32")]
+    if cuda_visible():
+        cells.append(("torch", "fp16"))
+    assert sorted((r["backend"], r["precision"], r["batch"]) for r in rows) == sorted((*c, n) for c in cells for n in (1, 2))
     for r in rows:
         assert r["latency_ms"]["count"] == 3 and r["warmup"] == 1
         assert r["throughput"] == pytest.approx(r["batch"] * 1000.0 / r["latency_ms"]["mean"])
@@ -30,8 +34,10 @@ def test_tiny_report_fits_the_schema(tiny_report):
     assert artifacts[("onnxruntime", "fp32")].endswith("vitpose-tiny.onnx")
     assert artifacts[("onnxruntime", "int8")].endswith("vitpose-tiny-int8.onnx")
     assert artifacts[("torch", "fp32")] is None
-    # torch x int8 was implied by crossing the lists: skipped with its reason, not dropped.
-    assert [(s["backend"], s["precision"]) for s in tiny_report["skipped"]] == [("torch", "int8")]
+    assert artifacts[("onnxruntime", "fp16")].endswith("vitpose-tiny-fp16.onnx")
+    # torch x int8 (and x fp16 on a CPU) came from crossing the lists: skipped with a reason, not dropped.
+    skipped = {(s["backend"], s["precision"]) for s in tiny_report["skipped"]}
+    assert skipped == {("torch", "int8")} | (set() if cuda_visible() else {("torch", "fp16")})
 
 
 def test_schema_errors_name_what_is_wrong(tiny_report):
@@ -40,11 +46,12 @@ def test_schema_errors_name_what_is_wrong(tiny_report):
     broken["results"][1]["latency_ms"]["p99"] = -1.0
     broken["results"][2]["batch"] = True
     broken["skipped"].append({"model": "x"})
+    last_skipped = len(broken["skipped"]) - 1
     errors = report_schema_errors(broken)
     assert any("results[0]" in e and "throughput" in e for e in errors)
     assert any("results[1]" in e and "ordered" in e for e in errors)
     assert any("results[2]" in e and "batch" in e for e in errors)
-    assert any("skipped[1]" in e and "reason" in e for e in errors)
+    assert any(f"skipped[{last_skipped}]" in e and "reason" in e for e in errors)
     with pytest.raises(ConfigError, match="schema"):
         checked_report(broken)
     assert report_schema_errors([]) == ["report is not a JSON object"]
@@ -72,7 +79,7 @@ def test_markdown_and_text_tables_have_one_row_per_result(tiny_report):
 
 def test_plot_is_a_png_with_one_line_per_series(tiny_report, tmp_path):
     series = throughput_series(tiny_report["results"])
-    assert set(series) == {"vitpose-tiny onnxruntime fp32", "vitpose-tiny onnxruntime int8", "vitpose-tiny torch fp32"}
+    assert {"vitpose-tiny onnxruntime fp16", "vitpose-tiny onnxruntime int8", "vitpose-tiny torch fp32"} <= set(series)
     assert all(batches == [1, 2] for batches, _ in series.values())
     path = write_throughput_plot(tiny_report["results"], tmp_path / "plot.png")
     import matplotlib.image
