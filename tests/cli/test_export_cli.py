@@ -85,6 +85,16 @@ def test_int8_onnx_stage_with_calibration_folder(capsys, tmp_path, calib_folder)
     assert metadata["extra"]["calibration_crops"] == 2 and metadata["precision"] == "int8"
 
 
+def test_non_default_keypoint_set_gets_its_own_files(capsys, tmp_path):
+    code, out, err = _run(capsys, "--model", "vitpose-tiny", "--dataset", "aic", "--precision", "fp32",
+                          "--builder", "none", "--output", str(tmp_path))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vitpose-tiny-aic.onnx", "vitpose-tiny-aic.report.json"]
+    metadata = json.loads(_metadata_json(tmp_path / "vitpose-tiny-aic.onnx"))
+    assert (metadata["model"], metadata["keypoint_set"], metadata["num_keypoints"]) == ("vitpose-tiny", "aic", 14)
+    assert metadata["pipeline"]["warp"] == "classic"
+
+
 def _metadata_json(path) -> str:
     import onnx
 

@@ -39,8 +39,16 @@ def default_calib_count(precision: str) -> int:
     return DEFAULT_FP16_CALIB_COUNT if precision == "fp16" else DEFAULT_CALIB_COUNT
 
 
+def artifact_name(model) -> str:
+    """File name stem of a model's artifacts: the spec name, plus the keypoint set when it is not the
+    spec's default (a ViTPose++ checkpoint exported for "aic" -> "vitpose-plus-b-aic")."""
+    if model.keypoints.name == model.spec.default_keypoints:
+        return model.spec.name
+    return f"{model.spec.name}-{model.keypoints.name}"
+
+
 def onnx_path_for(output_dir: str | Path, model_name: str, precision: str) -> Path:
-    """`DIR/<model>.onnx` for fp32, `DIR/<model>-<precision>.onnx` otherwise."""
+    """`DIR/<model>.onnx` for fp32, `DIR/<model>-<precision>.onnx` otherwise (model: `artifact_name`)."""
     suffix = "" if precision == "fp32" else f"-{precision}"
     return Path(output_dir) / f"{model_name}{suffix}.onnx"
 
@@ -83,13 +91,13 @@ def export_precision(
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    name, warp = model.spec.name, model.keypoints.warp
+    name, warp = artifact_name(model), model.keypoints.warp
     fp32_path = onnx_path_for(output_dir, name, "fp32")
     log(f"exporting {name} to {fp32_path} (opset {opset})")
     export_onnx(model, fp32_path, opset=opset, external_data_threshold=external_data_threshold)
     crops = held_out_crops(warp)
     reference = heatmaps_from_torch(model, crops)
-    fields = dict(model=name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
+    fields = dict(model=model.spec.name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
     check = _report(reference, fp32_path, "fp32", FP32_TOLERANCE, fields, random_weights, crops)
     check_path = write_json_atomic(check.to_dict(), report_path_for(fp32_path))
     log(f"fp32 check: {check.summary()}")

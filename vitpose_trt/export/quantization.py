@@ -31,6 +31,9 @@ from .files import (
 from .fp16 import DEFAULT_FP32_OPS
 
 QUANTIZED_PRECISIONS = ("int8", "fp8")
+#: Precision of the unquantized ops: ModelOpt's default, and what TensorRT runs fastest. (With "fp32"
+#: ModelOpt's CPU-calibrated graphs measured far worse here: tiny-model rel-L2 0.05 int8, 0.46 fp8.)
+HIGH_PRECISION_DTYPE = "fp16"
 #: Crops per calibration step (ModelOpt would otherwise run them one by one).
 CALIBRATION_BATCH = 8
 #: Ops that only forward a tensor between the Softmax and the attention@V MatMul.
@@ -102,6 +105,7 @@ def quantized_onnx_from_fp32(
                 calibration_eps=["cpu"],
                 calibration_shapes=_calibration_shapes(len(calibration_crops)),
                 nodes_to_exclude=[re.escape(name) + "$" for name in excluded],
+                high_precision_dtype=HIGH_PRECISION_DTYPE,
                 op_types_to_exclude_fp16=list(keep_fp32_ops),
                 use_external_data_format=external_data_path(src).exists(),
                 output_path=str(out),
@@ -114,7 +118,8 @@ def quantized_onnx_from_fp32(
     if bad:
         raise ExportError(f"{mode} graph has int32-bias DequantizeLinear nodes TensorRT cannot build: {bad[:3]}")
     extra = {"quantizer": "modelopt.onnx.quantization", "calibration_crops": len(calibration_crops),
-             "unquantized_nodes": excluded, "fp32_op_types": list(keep_fp32_ops)}
+             "unquantized_nodes": excluded, "fp32_op_types": list(keep_fp32_ops),
+             "high_precision_dtype": HIGH_PRECISION_DTYPE}
     with_metadata(proto, with_precision(metadata, mode, **extra))
     return save_onnx_atomic(proto, dst, external_data_threshold)
 
