@@ -13,6 +13,7 @@ from vitpose_trt.engine.builder_log import build_logger
 from vitpose_trt.engine.files import sha256_of_files
 from vitpose_trt.engine.network import network_from_onnx
 from vitpose_trt.errors import ConfigError
+from vitpose_trt.export.files import metadata_from_onnx
 from vitpose_trt.metadata import ArtifactMetadata
 from vitpose_trt.specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
 
@@ -43,7 +44,8 @@ def test_tiny_engine_and_sidecar(precision, tiny_engine, tiny_onnx):
     assert sidecar.inputs[0].dtype == "FLOAT"  # fp16/int8 graphs keep fp32 I/O
     assert sidecar.engine_sha256 == sha256_of_files([built.engine_path])
     assert sidecar.onnx_sha256 == sha256_of_files([tiny_onnx(precision)])
-    # The sidecar's top level is the ONNX's metadata, readable as such by the runtime.
+    # The sidecar starts from the ONNX's metadata, and its top level reads as such for the runtime.
+    assert sidecar.artifact == metadata_from_onnx(tiny_onnx(precision))
     data = json.loads(built.sidecar_path.read_text())
     assert ArtifactMetadata.from_dict(data).pipeline["decode"] == "dark-udp"
 

@@ -159,4 +159,4 @@ def test_ctrl_c_cancels_the_build_and_leaves_nothing_behind(tmp_path, tiny_onnx)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"outcome": "interrupted", "left": []}
-    assert "BuildCanceled" in result.stderr or "cancel" in result.stderr.lower()
+    assert "BuildCanceled" not in result.stderr  # an expected cancellation is not reported as an error

@@ -29,6 +29,7 @@ def build_logger(trt: ModuleType):
             self._lock = threading.Lock()
             self.errors: list[str] = []
             self.warnings: list[str] = []
+            self.forwarding = True
 
         def log(self, level, msg) -> None:  # called by TensorRT, possibly from several threads
             if level not in kept:
@@ -36,7 +37,12 @@ def build_logger(trt: ModuleType):
             is_error = level in errors
             with self._lock:
                 (self.errors if is_error else self.warnings).append(str(msg))
-            LOGGER.log(logging.ERROR if is_error else logging.WARNING, "%s", msg)
+            if self.forwarding:
+                LOGGER.log(logging.ERROR if is_error else logging.WARNING, "%s", msg)
+
+        def stop_forwarding(self) -> None:
+            """Keep recording but stop forwarding (a cancelled build's "BuildCanceled" error is expected)."""
+            self.forwarding = False
 
         def quoted_errors(self) -> str:
             """The last errors (or, without any, warnings) as one line each, for an exception message."""

@@ -44,6 +44,7 @@ def serialized_engine(builder, network, config, monitor, logger):
         while not returned.wait(POLL_SECONDS):
             pass
     except BaseException:
+        logger.stop_forwarding()
         monitor.cancel()
         _wait_through_interrupts(returned)
         raise
