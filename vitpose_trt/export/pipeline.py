@@ -61,15 +61,34 @@ def report_path_for(onnx_path: str | Path) -> Path:
 
 @dataclass
 class ExportResult:
-    """What the export stage wrote: the fp32 file, the requested precision's file and its report."""
+    """What the export stage wrote: the fp32 file and its check, the requested precision's file and report
+    (for fp32 these are the fp32 file and check)."""
 
     precision: str
     fp32_onnx: Path
     onnx: Path
     fp32_check: AccuracyReport
     fp32_report_path: Path
-    report: AccuracyReport | None = None
-    report_path: Path | None = None
+    report: AccuracyReport
+    report_path: Path
+
+
+@dataclass
+class _Judge:
+    """Compares ONNX files with the fp32 PyTorch heatmaps on held-out crops and writes their reports."""
+
+    crops: np.ndarray
+    reference: np.ndarray
+    model_name: str
+    random_weights: bool
+
+    def report(self, onnx_path: Path, precision: str, tolerance: float) -> tuple[AccuracyReport, Path]:
+        report = accuracy_report(self.reference, heatmaps_from_onnx(onnx_path, self.crops), precision=precision,
+                                 onnx=str(onnx_path), tolerance=tolerance, model=self.model_name,
+                                 crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
+        if self.random_weights:
+            report.notes.append(_RANDOM_WEIGHTS_NOTE)
+        return report, write_json_atomic(report.to_dict(), report_path_for(onnx_path))
 
 
 def export_precision(
@@ -96,30 +115,20 @@ def export_precision(
     log(f"exporting {name} to {fp32_path} (opset {opset})")
     export_onnx(model, fp32_path, opset=opset, external_data_threshold=external_data_threshold)
     crops = held_out_crops(warp)
-    reference = heatmaps_from_torch(model, crops)
-    fields = dict(model=model.spec.name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
-    check = _report(reference, fp32_path, "fp32", FP32_TOLERANCE, fields, random_weights, crops)
-    check_path = write_json_atomic(check.to_dict(), report_path_for(fp32_path))
+    judge = _Judge(crops, heatmaps_from_torch(model, crops), model.spec.name, random_weights)
+    check, check_path = judge.report(fp32_path, "fp32", FP32_TOLERANCE)
     log(f"fp32 check: {check.summary()}")
     if not check.within_tolerance:
         raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g}")
-    result = ExportResult(precision, fp32_path, fp32_path, check, check_path)
+    result = ExportResult(precision, fp32_path, fp32_path, check, check_path, check, check_path)
     if precision == "fp32":
-        result.report, result.report_path = check, check_path
         return result
     if calibration_crops is None:
         calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
     result.onnx = onnx_path_for(output_dir, name, precision)
     log(f"converting to {precision} with {len(calibration_crops)} calibration crops -> {result.onnx}")
-    if precision in QUANTIZED_PRECISIONS:
-        quantized_onnx_from_fp32(fp32_path, result.onnx, precision, calibration_crops, verbose=verbose,
-                                 external_data_threshold=external_data_threshold)
-    else:
-        fp16_onnx_from_fp32(fp32_path, result.onnx, calibration_crops, verbose=verbose,
-                            external_data_threshold=external_data_threshold)
-    result.report = _report(reference, result.onnx, precision, REPORT_TOLERANCE[precision], fields,
-                            random_weights, crops)
-    result.report_path = write_json_atomic(result.report.to_dict(), report_path_for(result.onnx))
+    _convert(fp32_path, result.onnx, precision, calibration_crops, verbose, external_data_threshold)
+    result.report, result.report_path = judge.report(result.onnx, precision, REPORT_TOLERANCE[precision])
     log(f"{precision} report: {result.report.summary()}")
     if not result.report.within_tolerance:
         log(f"WARNING: {precision} rel-L2 {result.report.relative_l2:.3g} exceeds {result.report.tolerance:g}; "
@@ -127,9 +136,7 @@ def export_precision(
     return result
 
 
-def _report(reference, onnx_path, precision, tolerance, fields, random_weights, crops) -> AccuracyReport:
-    report = accuracy_report(reference, heatmaps_from_onnx(onnx_path, crops), precision=precision,
-                             onnx=str(onnx_path), tolerance=tolerance, **fields)
-    if random_weights:
-        report.notes.append(_RANDOM_WEIGHTS_NOTE)
-    return report
+def _convert(src: Path, dst: Path, precision: str, crops: np.ndarray, verbose: bool, threshold: int) -> Path:
+    if precision in QUANTIZED_PRECISIONS:
+        return quantized_onnx_from_fp32(src, dst, precision, crops, verbose=verbose, external_data_threshold=threshold)
+    return fp16_onnx_from_fp32(src, dst, crops, verbose=verbose, external_data_threshold=threshold)

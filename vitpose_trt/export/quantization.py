@@ -90,30 +90,10 @@ def quantized_onnx_from_fp32(
     if mode not in QUANTIZED_PRECISIONS:
         raise ConfigError(f"unknown quantization mode {mode!r}; valid: {', '.join(QUANTIZED_PRECISIONS)}")
     onnx = import_optional("onnx", "ONNX export")
-    modelopt_quantization = import_optional("modelopt.onnx.quantization", "int8/fp8 quantization (ModelOpt)")
     metadata = metadata_from_onnx(src)
     graph = onnx.load(str(src), load_external_data=False)
     excluded = [] if quantize_attention_values else attention_value_matmuls(graph)
-    with tempfile.TemporaryDirectory(prefix=f"vitpose-{mode}-") as tmp:
-        work = copy_onnx(src, tmp)
-        out = Path(tmp) / f"quantized-{mode}.onnx"
-        try:
-            modelopt_quantization.quantize(
-                str(work),
-                quantize_mode=mode,
-                calibration_data=np.ascontiguousarray(calibration_crops, dtype=np.float32),
-                calibration_eps=["cpu"],
-                calibration_shapes=_calibration_shapes(len(calibration_crops)),
-                nodes_to_exclude=[re.escape(name) + "$" for name in excluded],
-                high_precision_dtype=HIGH_PRECISION_DTYPE,
-                op_types_to_exclude_fp16=list(keep_fp32_ops),
-                use_external_data_format=external_data_path(src).exists(),
-                output_path=str(out),
-                log_level="INFO" if verbose else "WARNING",
-            )
-        except (ValueError, RuntimeError, KeyError, AssertionError) as exc:
-            raise ExportError(f"ModelOpt could not quantize {src} to {mode}: {exc}") from exc
-        proto = onnx.load(str(out))
+    proto = _modelopt_quantized(src, mode, calibration_crops, excluded, keep_fp32_ops, verbose)
     bad = int32_dequantize_nodes(proto)
     if bad:
         raise ExportError(f"{mode} graph has int32-bias DequantizeLinear nodes TensorRT cannot build: {bad[:3]}")
@@ -123,3 +103,28 @@ def quantized_onnx_from_fp32(
     with_metadata(proto, with_precision(metadata, mode, **extra))
     return save_onnx_atomic(proto, dst, external_data_threshold)
 
+
+def _modelopt_quantized(src, mode: str, crops: np.ndarray, excluded: list[str], keep_fp32_ops, verbose: bool):
+    """Run ModelOpt on a private copy of `src` (it rewrites its input in place); return the loaded result."""
+    onnx = import_optional("onnx", "ONNX export")
+    modelopt_quantization = import_optional("modelopt.onnx.quantization", "int8/fp8 quantization (ModelOpt)")
+    with tempfile.TemporaryDirectory(prefix=f"vitpose-{mode}-") as tmp:
+        work = copy_onnx(src, tmp)
+        out = Path(tmp) / f"quantized-{mode}.onnx"
+        try:
+            modelopt_quantization.quantize(
+                str(work),
+                quantize_mode=mode,
+                calibration_data=np.ascontiguousarray(crops, dtype=np.float32),
+                calibration_eps=["cpu"],
+                calibration_shapes=_calibration_shapes(len(crops)),
+                nodes_to_exclude=[re.escape(name) + "$" for name in excluded],
+                high_precision_dtype=HIGH_PRECISION_DTYPE,
+                op_types_to_exclude_fp16=list(keep_fp32_ops),
+                use_external_data_format=external_data_path(src).exists(),
+                output_path=str(out),
+                log_level="INFO" if verbose else "WARNING",
+            )
+        except (ValueError, RuntimeError, KeyError, AssertionError) as exc:
+            raise ExportError(f"ModelOpt could not quantize {src} to {mode}: {exc}") from exc
+        return onnx.load(str(out))
