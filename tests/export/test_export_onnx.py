@@ -77,3 +77,18 @@ def test_external_data_branch_with_lowered_threshold(tiny_model, held_out, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vitpose-tiny.onnx"]
     assert not uses_external_data(onnx.load(str(path), load_external_data=False))
     assert _relative_l2(heatmaps_from_onnx(path, crops), reference) < 1e-5
+
+
+def test_fp32_mismatch_with_pytorch_is_an_accuracy_error(tmp_path):
+    """A model left in training mode: PyTorch uses batch statistics in BatchNorm, the ONNX file does not."""
+    import torch
+
+    import vitpose_trt as vt
+    from vitpose_trt.errors import AccuracyError
+    from vitpose_trt.export import export_precision
+
+    torch.manual_seed(0)
+    model = vt.load_model(name="vitpose-tiny").train()
+    with pytest.raises(AccuracyError, match="differs from PyTorch"):
+        export_precision(model, "fp32", tmp_path, log=lambda line: None)
+    assert model.training, "export must not change the caller's model"

@@ -63,12 +63,14 @@ def export_onnx(
 
 
 def _traced_onnx(model, opset: int):
-    """Run the legacy exporter into a temporary folder and load the result (tensors in memory)."""
+    """Run the legacy exporter into a temporary folder and load the result (tensors in memory).
+
+    The exporter traces in eval mode (its default `training=EVAL`) without changing `model`'s own mode.
+    """
     torch = import_optional("torch", "ONNX export")
     onnx = import_optional("onnx", "ONNX export")
     example = torch.zeros(EXAMPLE_BATCH, 3, INPUT_HEIGHT, INPUT_WIDTH)
     dynamic = {INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}}
-    model = model.eval()
     with tempfile.TemporaryDirectory(prefix="vitpose-export-") as tmp:
         raw = Path(tmp) / "raw.onnx"
         with warnings.catch_warnings(), torch.no_grad():

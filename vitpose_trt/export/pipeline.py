@@ -119,7 +119,8 @@ def export_precision(
     check, check_path = judge.report(fp32_path, "fp32", FP32_TOLERANCE)
     log(f"fp32 check: {check.summary()}")
     if not check.within_tolerance:
-        raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g}")
+        raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g} "
+                            "(is the model in training mode?)")
     result = ExportResult(precision, fp32_path, fp32_path, check, check_path, check, check_path)
     if precision == "fp32":
         return result
