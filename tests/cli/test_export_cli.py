@@ -53,6 +53,13 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, message):
     assert not (tmp_path / "out").exists(), "bad input must fail before anything is written"
 
 
+def test_unwritable_output_exits_2(capsys, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    code, _, err = _run(capsys, "--model", "vitpose-tiny", "--builder", "none",
+                        "--output", str(tmp_path / "file" / "out"))
+    assert code == 2 and "cannot create output folder" in err and err.count("\n") == 1
+
+
 def test_empty_calibration_folder_exits_2(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = _run(capsys, "--model", "vitpose-tiny", "--precision", "int8", "--builder", "none",

@@ -148,7 +148,8 @@ def test_tensorrt_rtx_builds_every_converted_graph(mode, tiny_converted, tmp_pat
     from vitpose_trt.engine.build import engine_from_onnx
     from vitpose_trt.engine.options import BuildOptions
 
-    built = engine_from_onnx(tiny_converted[mode], BuildOptions(builder="tensorrt-rtx", batch=(1, 2, 4)), tmp_path, progress=False)
+    options = BuildOptions(builder="tensorrt-rtx", batch=(1, 2, 4))
+    built = engine_from_onnx(tiny_converted[mode], options, tmp_path, progress=False)
     assert built.engine_path.stat().st_size > 0 and built.sidecar_path.is_file()
 
 

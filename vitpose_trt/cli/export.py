@@ -8,6 +8,7 @@ on held-out scikit-image photos), then (unless --builder none) the engine <stem>
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -111,6 +112,17 @@ def _build_options(args: argparse.Namespace):
                         timing_cache=args.timing_cache, force=args.force)
 
 
+def _checked_output(folder: str) -> None:
+    """Create the output folder now, so an unwritable one fails before minutes of export."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"output folder {path} is not writable")
+
+
 def _checked_builder(options) -> None:
     """Fail before the (minutes long) export when the requested builder library is missing."""
     if options is not None:
@@ -136,6 +148,7 @@ def _export(args: argparse.Namespace) -> int:
     options = _build_options(args)
     _checked_calibration(args)
     _checked_builder(options)
+    _checked_output(args.output)
 
     from ..export.pipeline import export_precision
     from ..model.loading import load_model
