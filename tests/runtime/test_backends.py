@@ -46,7 +46,8 @@ def test_onnxruntime_session_is_tuned_for_the_cpu(peaked_tiny_onnx):
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert options.intra_op_num_threads == 1
     assert estimator.backend.max_batch == 4
-    expected = "CUDAExecutionProvider" if "CUDAExecutionProvider" in ort.get_available_providers() else "CPUExecutionProvider"
+    cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    expected = "CUDAExecutionProvider" if cuda else "CPUExecutionProvider"
     assert estimator.backend.providers[0] == expected
 
 

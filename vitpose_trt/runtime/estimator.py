@@ -38,6 +38,11 @@ class PoseEstimator:
 
     def __init__(self, model_or_path, backend: str = AUTO, color: str = "bgr", flip_test: bool | None = None,
                  decode: str | None = None, max_batch: int | None = None, threads: int | None = None):
+        # Options first: a typo should not cost loading a model.
+        self.color = checked_color(color)
+        _checked_flip_test(flip_test, official=False)
+        if decode is not None:
+            _checked_decode(decode, official=decode)
         self.backend = open_backend(model_or_path, backend, max_batch=max_batch, threads=threads)
         self.metadata = self.backend.metadata
         self.keypoints = self.metadata.keypoints
@@ -47,7 +52,6 @@ class PoseEstimator:
         self.blur_kernel = int(pipeline["blur_kernel"])
         self.flip_test = _checked_flip_test(flip_test, pipeline["flip_test"])
         self.decode = _checked_decode(decode, pipeline["decode"])
-        self.color = checked_color(color)
         _check_sizes(self.metadata)
         self._crop = crop_stage_for(self.backend.device, color, self.metadata)
         self._xp = array_module_for(self.backend.device)

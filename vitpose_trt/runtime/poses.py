@@ -63,7 +63,8 @@ class Poses:
         Each dict: image_id, category_id, keypoints (flat [x, y, score] * K, image px), score
         (`pose_scores()`: mean visible keypoint score x box score) and bbox (x, y, width, height).
         """
-        flat = np.concatenate([self.keypoints, self.scores[:, :, None]], axis=2).reshape(len(self), 3 * self.num_keypoints)
+        triples = np.concatenate([self.keypoints, self.scores[:, :, None]], axis=2)
+        flat = triples.reshape(len(self), 3 * self.num_keypoints)
         xywh = self.boxes.astype(np.float64).copy()
         xywh[:, 2:] -= xywh[:, :2]
         results = []

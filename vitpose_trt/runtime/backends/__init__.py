@@ -1,7 +1,8 @@
 """Inference backends by name; each loads its engine library only when opened.
 
 `open_backend(source, backend="auto")` picks by what `source` is: `.engine`/`.plan` -> tensorrt,
-`.onnx` -> onnxruntime, a checkpoint path, a model name or a torch module -> torch.
+`.onnx` -> onnxruntime, a checkpoint path, a model name or a CPU torch module -> torch, a torch
+module on the GPU -> torch-cuda.
 """
 
 from __future__ import annotations
@@ -35,12 +36,17 @@ def _is_torch_module(source) -> bool:
 
 
 def backend_name_for(source) -> str:
-    """The backend "auto" picks for `source` (a path, a model name or a torch module)."""
+    """The backend "auto" picks for `source` (a path, a model name or a torch module).
+
+    A torch module runs where its parameters are: "torch-cuda" when they are on a GPU, else "torch".
+    """
     if _is_torch_module(source):
-        return "torch"
+        parameter = next(source.parameters(), None)
+        return "torch-cuda" if parameter is not None and parameter.device.type == "cuda" else "torch"
     if not isinstance(source, (str, Path)):
         raise ConfigError(
-            f"cannot run a {type(source).__name__}: pass an .engine/.onnx/checkpoint path, a model name or a torch module"
+            f"cannot run a {type(source).__name__}: pass an .engine/.onnx/checkpoint path, a model name "
+            "or a torch module"
         )
     suffix = Path(source).suffix.lower()
     if suffix in ENGINE_SUFFIXES:
