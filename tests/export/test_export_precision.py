@@ -171,3 +171,29 @@ def test_bad_source_files_are_named(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a protobuf at all")
     with pytest.raises(ExportError, match="junk.onnx"):
         fp16_onnx_from_fp32(tmp_path / "junk.onnx", tmp_path / "h.onnx", crops)
+
+
+def test_streamed_ranges_match_autocasts_own_reference_run(tiny_fp32_onnx, tiny_calibration, tmp_path):
+    """Our bounded-memory range analysis picks the same fp32 nodes as AutoCast's reference run.
+
+    The limit is lowered to 2.0 so that many nodes trip it (none of the tiny model's reach 512).
+    """
+    import re
+
+    from modelopt.onnx.autocast import convert_to_mixed_precision
+
+    from vitpose_trt.export.activation_ranges import nodes_out_of_range, tensor_absmax
+
+    crops, limit = tiny_calibration[:3], 2.0
+    ours = nodes_out_of_range(tiny_fp32_onnx, tensor_absmax(tiny_fp32_onnx, crops, progress=False), limit)
+    assert 10 < len(ours) < 69
+    np.savez(tmp_path / "crops.npz", input=crops)
+    theirs = convert_to_mixed_precision(str(tiny_fp32_onnx), "fp16", data_max=limit, keep_io_types=True,
+                                        calibration_data=str(tmp_path / "crops.npz"), providers=["cpu"])
+    mine = convert_to_mixed_precision(str(tiny_fp32_onnx), "fp16", data_max=np.inf, keep_io_types=True,
+                                      nodes_to_exclude=[re.escape(n) + "$" for n in ours], providers=["cpu"])
+
+    def casts(model) -> list[tuple[str, str]]:
+        return sorted((n.name, n.output[0]) for n in model.graph.node if n.op_type == "Cast")
+
+    assert casts(mine) == casts(theirs) and len(casts(mine)) > 2
