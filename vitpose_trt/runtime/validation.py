@@ -18,6 +18,18 @@ BOX_COLUMNS = 4
 BOX_COLUMNS_WITH_SCORE = 5
 
 
+#: DLPack device types of CUDA memory (kDLCUDA, kDLCUDAManaged).
+DLPACK_CUDA_DEVICES = (2, 13)
+
+
+def _on_gpu(image) -> bool:
+    """True for arrays in CUDA memory: `__cuda_array_interface__`, or a DLPack CUDA device."""
+    if hasattr(image, "__cuda_array_interface__"):
+        return True
+    device = getattr(image, "__dlpack_device__", None)
+    return device is not None and not isinstance(image, np.ndarray) and device()[0] in DLPACK_CUDA_DEVICES
+
+
 def _describe(image) -> str:
     shape = getattr(image, "shape", None)
     dtype = getattr(image, "dtype", None)
@@ -31,9 +43,7 @@ def checked_image(image, device: str = "cpu"):
     device "cuda": numpy arrays and GPU arrays (`__cuda_array_interface__` / DLPack, e.g. CuPy) pass;
     GPU arrays are returned as they are and only their shape and dtype are checked here.
     """
-    on_gpu = hasattr(image, "__cuda_array_interface__") or (
-        hasattr(image, "__dlpack__") and not isinstance(image, np.ndarray)
-    )
+    on_gpu = _on_gpu(image)
     if on_gpu and device != "cuda":
         raise InputError(f"this backend runs on the CPU: pass the image as a numpy array, not {_describe(image)}")
     if not on_gpu and not isinstance(image, np.ndarray):
