@@ -123,3 +123,15 @@ def test_torch_backend_options(peaked_tiny):
         vt.PoseEstimator(vt.load_model(name="vitpose-tiny").half(), backend="torch")
     estimator = vt.PoseEstimator("vitpose-tiny", max_batch=3)
     assert estimator.backend.name == "torch" and estimator.metadata.model == "vitpose-tiny"
+
+
+def test_checkpoint_path_runs_on_torch(peaked_tiny, tmp_path, astronaut_bgr):
+    import torch
+
+    path = tmp_path / "peaked-tiny.pth"
+    torch.save(peaked_tiny.state_dict(), path)
+    from_path = vt.PoseEstimator(path)
+    assert from_path.backend.name == "torch" and from_path.metadata.model == "vitpose-tiny"
+    from_module = vt.PoseEstimator(peaked_tiny)
+    np.testing.assert_array_equal(from_path(astronaut_bgr, ASTRONAUT_BOXES).keypoints,
+                                  from_module(astronaut_bgr, ASTRONAUT_BOXES).keypoints)
