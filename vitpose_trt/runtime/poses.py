@@ -12,7 +12,7 @@ VISIBLE_SCORE_THRESHOLD = 0.2
 COCO_PERSON_CATEGORY = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Poses:
     """Keypoints of N boxes in one image.
 
