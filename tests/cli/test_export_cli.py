@@ -102,6 +102,35 @@ def test_non_default_keypoint_set_gets_its_own_files(capsys, tmp_path):
     assert metadata["pipeline"]["warp"] == "classic"
 
 
+def test_official_checkpoint_is_what_gets_exported(capsys, tmp_path):
+    import numpy as np
+    import torch
+
+    import vitpose_trt as vt
+    from vitpose_trt.export.accuracy import heatmaps_from_onnx, heatmaps_from_torch
+    from vitpose_trt.export.calibration import held_out_crops
+
+    torch.manual_seed(3)
+    model = vt.load_model(name="vitpose-tiny")
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, tmp_path / "tiny.pth")
+    code, out, err = _run(capsys, "--weights", str(tmp_path / "tiny.pth"), "--precision", "fp32",
+                          "--builder", "none", "--output", str(tmp_path / "out"))
+    assert code == 0, err
+    assert "random weights" not in out
+    crops = held_out_crops("udp")
+    exported = heatmaps_from_onnx(tmp_path / "out" / "vitpose-tiny.onnx", crops)
+    reference = heatmaps_from_torch(model, crops)
+    assert np.linalg.norm(exported - reference) / np.linalg.norm(reference) < 1e-5
+    assert json.loads((tmp_path / "out" / "vitpose-tiny.report.json").read_text())["notes"] == []
+
+
+def test_corrupt_checkpoint_exits_2(capsys, tmp_path):
+    (tmp_path / "bad.pth").write_bytes(b"this is not a checkpoint")
+    code, _, err = _run(capsys, "--weights", str(tmp_path / "bad.pth"), "--builder", "none",
+                        "--output", str(tmp_path / "out"))
+    assert code == 2 and err.startswith("vitpose-export: error:") and err.count("\n") == 1
+
+
 def _metadata_json(path) -> str:
     import onnx
 

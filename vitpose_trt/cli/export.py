@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -153,7 +154,11 @@ def _export(args: argparse.Namespace) -> int:
     from ..export.pipeline import export_precision
     from ..model.loading import load_model
 
-    model = load_model(weights=args.weights, name=args.model, dataset=args.dataset)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        model = load_model(weights=args.weights, name=args.model, dataset=args.dataset)
+    for warning in caught:  # e.g. random weights: one plain line instead of a source-file reference
+        print(f"warning: {warning.message}")
     crops = None if args.precision == "fp32" else _calibration_crops(args, model.keypoints.warp)
     result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
                               random_weights=args.weights is None, verbose=args.verbose)
