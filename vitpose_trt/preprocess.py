@@ -2,6 +2,7 @@
 
 The official test pipeline: `cv2.warpAffine` of the uint8 image (bilinear, constant border 0, i.e. black before
 normalisation), then ImageNet normalisation in RGB channel order. OpenCV loads lazily (`import_optional`).
+This is the only CPU implementation: the runtime's CPU crop stage and export's calibration both use it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ _TO_RGB = {"bgr": [2, 1, 0], "rgb": [0, 1, 2]}
 _CHANNELS = 3
 #: What the warp writes outside the image, before normalisation (official: cv2's default constant 0).
 BORDER_VALUE = 0
-_MEAN = np.array(PIXEL_MEAN_RGB, dtype=np.float32)[:, None, None]
-_INV_STD = (1.0 / np.array(PIXEL_STD_RGB, dtype=np.float32))[:, None, None]
+_UINT8_LEVELS = 256
 
 
 def checked_image(image) -> np.ndarray:
@@ -47,6 +47,27 @@ def _checked_out(out, count: int) -> np.ndarray:
     return out[:count]
 
 
+def checked_color(color: str) -> str:
+    """Return `color` ("bgr" or "rgb") or raise `ConfigError`."""
+    if color not in COLORS:
+        raise ConfigError(f"unknown color order {color!r}; valid: {', '.join(COLORS)}")
+    return color
+
+
+def normalisation_table(mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB) -> np.ndarray:
+    """(3, 256) float32: table[c, v] = (v - mean[c]) * (1 / std[c]) for RGB channel c, uint8 value v.
+
+    A lookup per pixel is faster than float arithmetic over the batch and gives the same float32 values.
+    """
+    levels = np.arange(_UINT8_LEVELS, dtype=np.float32)[None, :]
+    mean32 = np.asarray(mean, dtype=np.float32)[:, None]
+    inverse_std32 = (1.0 / np.asarray(std, dtype=np.float32))[:, None]
+    return (levels - mean32) * inverse_std32
+
+
+_TABLE = normalisation_table()
+
+
 def crops_from_boxes(
     image: np.ndarray,
     boxes,
@@ -63,27 +84,35 @@ def crops_from_boxes(
     (M >= N, 3, 256, 192) buffer; the result is its first N rows. flip=True returns the crops mirrored
     horizontally (crop x -> 191 - x), the flip-test input.
     """
-    if color not in COLORS:
-        raise ConfigError(f"unknown color order {color!r}; valid: {', '.join(COLORS)}")
+    checked_color(color)
     image = checked_image(image)
     warps = warps_from_boxes(boxes_xyxy(boxes), warp)
     batch = _checked_out(out, len(warps))
-    if len(warps) == 0:
-        return batch
-    pixels = _warped_pixels(image, warps)
-    channels = pixels.transpose(0, 3, 1, 2)[:, _TO_RGB[color]]
+    normalised_crops(warped_pixels(image, warps), color, batch)
     if flip:
-        channels = channels[..., ::-1]
-    np.subtract(channels, _MEAN, out=batch)
-    np.multiply(batch, _INV_STD, out=batch)
+        batch[:] = batch[..., ::-1]
     return batch
 
 
-def _warped_pixels(image: np.ndarray, warps: np.ndarray) -> np.ndarray:
-    """(N, 256, 192, 3) uint8 crops of `image` (same channel order) through the (N, 2, 3) warps."""
+def normalised_crops(pixels: np.ndarray, color: str, out: np.ndarray, table: np.ndarray = _TABLE) -> np.ndarray:
+    """Write (N, 256, 192, 3) uint8 crops in `color` order into `out` (N, 3, 256, 192) float32, RGB-normalised.
+
+    table: `normalisation_table(mean, std)` (default: ImageNet). Returns `out`.
+    """
+    for channel, source in enumerate(_TO_RGB[color]):
+        np.take(table[channel], pixels[..., source], out=out[:, channel], mode="clip")
+    return out
+
+
+def warped_pixels(image: np.ndarray, warps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(N, 256, 192, 3) uint8 crops of `image` (same channel order) through the (N, 2, 3) image->crop warps.
+
+    out: optional (M >= N, 256, 192, 3) uint8 buffer to write into (its first N rows are returned).
+    """
     cv2 = import_optional("cv2", "CPU preprocessing (crops)")
-    pixels = np.empty((len(warps), INPUT_HEIGHT, INPUT_WIDTH, _CHANNELS), dtype=np.uint8)
-    for index, matrix in enumerate(warps):
+    shape = (len(warps), INPUT_HEIGHT, INPUT_WIDTH, _CHANNELS)
+    pixels = np.empty(shape, dtype=np.uint8) if out is None else out[: len(warps)]
+    for index, matrix in enumerate(np.asarray(warps, dtype=np.float64)):
         cv2.warpAffine(
             image,
             matrix,

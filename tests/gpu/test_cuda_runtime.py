@@ -17,17 +17,10 @@ from vitpose_trt.keypoints import KEYPOINT_SETS
 from vitpose_trt.runtime.cpu_crops import CpuCrops
 from vitpose_trt.specs import PIXEL_STD_RGB
 
+from astronaut_cases import ASTRONAUT_BOXES as BOXES
+
 pytestmark = pytest.mark.gpu
 
-#: xyxy boxes on the 512x512 astronaut: person, face, across the left edge, off the corner, tiny, huge.
-BOXES = np.array([
-    [130.0, 20.0, 430.0, 510.0],
-    [170.0, 30.0, 290.0, 180.0],
-    [-20.0, 250.0, 250.0, 400.0],
-    [380.0, 380.0, 580.0, 580.0],
-    [300.3, 100.7, 341.1, 160.2],
-    [-60.0, -40.0, 600.0, 560.0],
-])  # fmt: skip
 #: Keypoint tolerances (image px) against the CPU backends: fp32 engines (TF32 allowed), fp16 torch.
 FP32_KEYPOINT_TOLERANCE = 0.1
 FP16_KEYPOINT_TOLERANCE = 0.5

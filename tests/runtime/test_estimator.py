@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import vitpose_trt as vt
-from conftest import ASTRONAUT_BOXES
+from astronaut_cases import ASTRONAUT_BOXES
 from vitpose_trt.keypoints import KEYPOINT_SETS
 
 COCO_FLIP_INDEX = np.array(KEYPOINT_SETS["coco"].flip_index)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import vitpose_trt as vt
-from conftest import ASTRONAUT_BOXES
+from astronaut_cases import ASTRONAUT_BOXES
 from vitpose_trt.errors import ConfigError, InputError
 from vitpose_trt.geometry import warps_from_boxes
 from vitpose_trt.preprocess import crops_from_boxes

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..preprocess import BORDER_VALUE
+from ..preprocess import BORDER_VALUE, checked_color
 from ..specs import INPUT_HEIGHT, INPUT_WIDTH, PIXEL_MEAN_RGB, PIXEL_STD_RGB
-from .cpu_crops import checked_color
 from .cuda_device import cuda_device, cuda_errors, execution_stream
 from .cuda_staging import DeviceImages, PinnedUpload
 
@@ -83,7 +82,7 @@ def inverse_warps(warps) -> np.ndarray:
 
 
 def mean_scale(mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB) -> np.ndarray:
-    """(6,) float32: mean R, G, B then 1 / std R, G, B, rounded as `cpu_crops.normalisation_table` does."""
+    """(6,) float32: mean R, G, B then 1 / std R, G, B, rounded as `preprocess.normalisation_table` does."""
     mean32 = np.asarray(mean, dtype=np.float32)
     scale32 = 1.0 / np.asarray(std, dtype=np.float32)
     return np.concatenate([mean32, scale32]).astype(np.float32)

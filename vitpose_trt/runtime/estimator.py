@@ -15,7 +15,7 @@ from ..geometry import image_points_from_heatmap, warps_from_boxes
 from ..keypoints import DECODERS
 from ..specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
 from .backends import AUTO, open_backend
-from .cpu_crops import checked_color
+from ..preprocess import checked_color
 from .devices import array_module_for, crop_stage_for, host_array
 from .poses import Poses
 from .validation import checked_boxes, checked_image
