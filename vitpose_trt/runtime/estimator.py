@@ -7,6 +7,9 @@ boxes, warps and the final mapping are tiny and stay on the host.
 
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
+
 import numpy as np
 
 from ..decode import flip_back, keypoints_from_heatmaps
@@ -25,7 +28,7 @@ FLIP_COPIES = 2
 
 
 class PoseEstimator:
-    """Top-down ViTPose inference on one image at a time (not thread-safe: buffers are reused).
+    """Top-down ViTPose inference on one image at a time; one estimator may serve several threads.
 
     model_or_path: `.engine`/`.plan` (TensorRT), `.onnx` (ONNX Runtime), a checkpoint path or model name
     or a `ViTPose` module (PyTorch). backend: "auto" (by model_or_path), "torch", "onnxruntime",
@@ -34,6 +37,12 @@ class PoseEstimator:
     one of "argmax", "quarter-offset", "dark", "dark-udp". max_batch: most crops per inference (None: the
     backend's default / the engine's limit); more persons are run in chunks. threads: CPU threads for
     CPU backends (None: the library default).
+
+    Threads: calls from several threads give the same poses as the same calls made one after another.
+    On CPU backends (onnxruntime, torch) they run concurrently: every thread gets its own crop stage
+    (its own buffers), and ONNX Runtime's `run` and PyTorch inference are thread-safe. GPU backends
+    (tensorrt, torch-cuda) reuse device buffers and CUDA graphs across calls, so their calls take turns
+    (one lock per estimator); for parallel GPU work, use one estimator per thread.
     """
 
     def __init__(self, model_or_path, backend: str = AUTO, color: str = "bgr", flip_test: bool | None = None,
@@ -53,7 +62,11 @@ class PoseEstimator:
         self.flip_test = _checked_flip_test(flip_test, pipeline["flip_test"])
         self.decode = _checked_decode(decode, pipeline["decode"])
         _check_sizes(self.metadata)
-        self._crop = crop_stage_for(self.backend.device, color, self.metadata)
+        # Thread-safe backends: one crop stage per thread, no lock. Others: one stage, calls take turns.
+        self._thread_stages = threading.local()
+        self._thread_stages.stage = crop_stage_for(self.backend.device, color, self.metadata)
+        self._shared_stage = None if self.backend.thread_safe else self._thread_stages.stage
+        self._turns = nullcontext() if self.backend.thread_safe else threading.Lock()
         self._xp = array_module_for(self.backend.device)
         self._copies = FLIP_COPIES if self.flip_test else 1
         self.persons_per_inference = max(1, self.backend.max_batch // self._copies)
@@ -73,8 +86,9 @@ class PoseEstimator:
         boxes, box_scores = checked_boxes(boxes, box_format)
         if len(boxes) == 0:
             return Poses.empty(self.keypoints.num_keypoints)
-        chunks = [self._heatmap_keypoints(image, boxes[start : start + self.persons_per_inference])
-                  for start in range(0, len(boxes), self.persons_per_inference)]
+        with self._turns:
+            chunks = [self._heatmap_keypoints(image, boxes[start : start + self.persons_per_inference])
+                      for start in range(0, len(boxes), self.persons_per_inference)]
         coords = np.concatenate([c for c, _ in chunks])
         scores = np.concatenate([s for _, s in chunks])
         points = image_points_from_heatmap(coords, boxes, self.warp, heatmap_size=(HEATMAP_WIDTH, HEATMAP_HEIGHT))
@@ -94,6 +108,13 @@ class PoseEstimator:
             heatmaps = self._flip_merged(heatmaps, len(boxes))
         coords, scores = keypoints_from_heatmaps(heatmaps, self.decode, self.blur_kernel, xp=self._xp)
         return host_array(coords), host_array(scores)
+
+    def _crop(self, image, warps: np.ndarray, flip: bool, out=None):
+        """Crops through the shared stage, or this thread's own (made on its first call); stages reuse buffers."""
+        stage = self._shared_stage or getattr(self._thread_stages, "stage", None)
+        if stage is None:
+            stage = self._thread_stages.stage = crop_stage_for(self.backend.device, self.color, self.metadata)
+        return stage(image, warps, flip, out)
 
     def _crop_destination(self, count: int):
         """The backend's input buffer when this chunk's crops fit in one inference, else None (stage's own)."""

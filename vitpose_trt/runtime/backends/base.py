@@ -29,12 +29,15 @@ class Backend(ABC):
     device: "cpu" (numpy in and out) or "cuda" (CuPy arrays on the current device in and out).
     metadata: the model's `ArtifactMetadata` (keypoint set, pipeline settings, sizes).
     max_batch: the most crops one `infer` call accepts.
+    thread_safe: whether `infer` may run in several threads at once (it returns a fresh array per
+    call and keeps no per-call state); when False, `PoseEstimator` makes its calls take turns.
     """
 
     name: str = ""
     device: str = "cpu"
     metadata: ArtifactMetadata
     max_batch: int = DEFAULT_MAX_BATCH
+    thread_safe: bool = False
 
     @abstractmethod
     def infer(self, crops):

@@ -71,6 +71,8 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
     device = "cpu"
+    #: ONNX Runtime's `InferenceSession.run` may be called from several threads at once.
+    thread_safe = True
 
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None):
         ort = import_optional("onnxruntime", "the ONNX Runtime backend")

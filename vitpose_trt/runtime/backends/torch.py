@@ -40,6 +40,8 @@ class TorchBackend(Backend):
 
     name = "torch"
     device = "cpu"
+    #: PyTorch inference (no autograd state) may run in several threads at once.
+    thread_safe = True
 
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None):
         self.torch = import_optional("torch", "the PyTorch backend")

@@ -1,0 +1,13 @@
+"""Fixtures of the reliability tests: the random-weight `vitpose-tiny` exported once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_path(tiny_model, tmp_path_factory):
+    """vitpose-tiny.onnx (fp32, dynamic batch, vitpose-trt metadata) from the real `export_onnx`."""
+    from vitpose_trt.export import export_onnx
+
+    return export_onnx(tiny_model, tmp_path_factory.mktemp("reliability-tiny") / "vitpose-tiny.onnx")
