@@ -16,9 +16,18 @@ PIXEL_STD pixels. Two warps follow the official code:
 - "classic" (`get_affine_transform`): the box centre maps to the crop centre (96, 128) with one isotropic
   scale 192 / box width; heatmap x = crop x / 4 (the official, half-pixel-biased convention).
 
-Degenerate boxes: a box with a negative width or height (usually xywh passed as xyxy), or with both zero (a
-point), raises `InputError`. A box with one zero side is a line; the aspect-ratio rule gives it the other
-side's extent, exactly as the official pipeline does.
+Degenerate and unusual boxes (what `boxes_xyxy` does; the README's "Boxes" section says the same):
+
+- negative width or height (usually xywh passed as xyxy), or both zero (a point): `InputError`;
+- one side zero (a line): accepted; the aspect-ratio rule gives it the other side's extent, exactly as
+  the official pipeline does;
+- NaN or infinite values, or a coordinate beyond +-MAX_COORDINATE px: `InputError`;
+- partly or wholly outside the image: accepted; the crop shows black (zero) pixels where the padded box
+  leaves the image, as the official warp does, and keypoints may lie outside the image;
+- tiny boxes (any positive size) are accepted: their crop is the box magnified.
+
+Box arrays must be real numbers (ints, floats or a list of them); complex, string or boolean arrays raise
+`InputError`. No boxes ((0, 4), [] or [[]]) is not an error.
 """
 
 from __future__ import annotations
@@ -37,6 +46,27 @@ PIXEL_STD = 200.0
 BOX_PADDING = 1.25
 BOX_FORMATS = ("xyxy", "xywh")
 _BOX_COLUMNS = 4
+#: Largest |coordinate| accepted in a box, in image px: float32 (the type of `Poses`) still holds every
+#: integer pixel up to 2**24, and no camera image comes near it.
+MAX_COORDINATE = float(2**24)
+#: numpy dtype kinds accepted as box values: bool is not a coordinate, complex and strings are not numbers.
+_NUMERIC_KINDS = "iufO"
+
+
+def numeric_array(values, what: str = "boxes") -> np.ndarray:
+    """`values` (array-like of real numbers, any shape) as a float64 array, or raise `InputError`.
+
+    Ragged lists, strings, booleans and complex numbers are refused instead of being coerced.
+    """
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind not in _NUMERIC_KINDS:
+            raise InputError(f"{what} must be numeric (real numbers), got an array of dtype {raw.dtype}")
+        return np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{what} must be a numeric (N, 4) array: {exc}") from None
 
 
 def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
@@ -44,15 +74,13 @@ def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
 
     boxes: (N, 4) array-like (lists accepted, N may be 0), xyxy (x1, y1, x2, y2) or, with
     box_format="xywh", COCO (x, y, width, height) with x2 = x + width.
-    Raises `InputError` for a wrong shape, non-finite values or degenerate boxes (module docstring),
-    `ConfigError` for an unknown box_format.
+    Raises `InputError` for a wrong shape, non-numeric, non-finite or too large values or degenerate
+    boxes (negative size, or a point); lines, tiny boxes and boxes outside the image pass (module
+    docstring). `ConfigError` for an unknown box_format.
     """
     if box_format not in BOX_FORMATS:
         raise ConfigError(f"unknown box_format {box_format!r}; valid: {', '.join(BOX_FORMATS)}")
-    try:
-        array = np.array(boxes, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"boxes must be a numeric (N, 4) array: {exc}") from None
+    array = numeric_array(boxes)
     if array.size == 0:
         array = array.reshape(0, _BOX_COLUMNS)
     if array.ndim != 2 or array.shape[1] != _BOX_COLUMNS:
@@ -70,9 +98,10 @@ def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
 def _check_box_sizes(boxes: np.ndarray, box_format: str) -> None:
     with np.errstate(over="ignore"):
         width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    overflow = np.flatnonzero(~np.isfinite(width) | ~np.isfinite(height))
+    overflow = np.flatnonzero(~(np.abs(boxes) <= MAX_COORDINATE).all(axis=1))
     if overflow.size:
-        raise InputError(f"boxes {overflow[:5].tolist()} are too large to represent")
+        raise InputError(f"boxes {overflow[:5].tolist()} are too large: coordinates must lie within "
+                         f"+-{MAX_COORDINATE:.0f} px")
     negative = np.flatnonzero((width < 0) | (height < 0))
     if negative.size:
         hint = "" if box_format == "xywh" else ": boxes are xyxy (x1, y1, x2, y2) unless box_format='xywh'"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import boxes_xyxy
+from ..geometry import boxes_xyxy, numeric_array
 
 #: An image is (height, width, channels) with this many colour channels.
 IMAGE_CHANNELS = 3
@@ -67,12 +67,11 @@ def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[np.ndarray, np.ndarr
 
     boxes: (N, 4) or (N, 5) array-like, N may be 0; the optional 5th column is the detector score,
     which `Poses.to_coco` multiplies into the pose score. box_format: "xyxy" or "xywh" (COCO) for the
-    first four columns. Raises `InputError` for wrong shapes, non-finite values or degenerate boxes.
+    first four columns. Raises `InputError` for wrong shapes, non-numeric or non-finite values or
+    degenerate boxes; see `vitpose_trt.geometry` for which boxes pass (lines, tiny boxes and boxes
+    outside the image do).
     """
-    try:
-        array = np.array(boxes, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"boxes must be a numeric (N, 4) array: {exc}") from None
+    array = numeric_array(boxes)
     if array.size == 0:
         return boxes_xyxy(np.zeros((0, BOX_COLUMNS)), box_format), None
     scores = None

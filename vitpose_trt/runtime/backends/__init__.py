@@ -60,7 +60,7 @@ def backend_name_for(source) -> str:
 
 def backend_class(name: str) -> type[Backend]:
     """The class registered as `name`, imported now (its engine library still loads lazily)."""
-    if name not in BACKENDS:
+    if not isinstance(name, str) or name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; valid: {AUTO}, {', '.join(BACKENDS)}")
     module_name, class_name = BACKENDS[name]
     module = importlib.import_module(f"{__name__}.{module_name}")
