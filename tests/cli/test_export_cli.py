@@ -140,7 +140,7 @@ def _metadata_json(path) -> str:
     return props[ONNX_METADATA_KEY]
 
 
-def test_fp16_to_tensorrt_rtx_engine_and_skip_when_unchanged(capsys, tmp_path):
+def test_fp16_to_tensorrt_rtx_engine_with_sidecar(capsys, tmp_path):
     out_dir = tmp_path / "out"
     argv = ["--model", "vitpose-tiny", "--precision", "fp16", "--builder", "tensorrt-rtx", "--batch", "1:2:4",
             "--calib-count", "8", "--output", str(out_dir)]
