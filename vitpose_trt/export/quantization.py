@@ -10,6 +10,8 @@ place, so it only ever sees a private temporary copy.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -107,26 +109,60 @@ def quantized_onnx_from_fp32(
 
 
 def _modelopt_quantized(src, mode: str, crops: np.ndarray, excluded: list[str], keep_fp32_ops, verbose: bool):
-    """Run ModelOpt on a private copy of `src` (it rewrites its input in place); return the loaded result."""
+    """Run ModelOpt on a private copy of `src` (it rewrites its input in place); return the loaded result.
+
+    Unless `verbose`, ModelOpt's and ONNX Runtime's console output (a banner and a progress bar per
+    calibration step) is swallowed; one progress bar over the calibration crops replaces it.
+    """
     onnx = import_optional("onnx", "ONNX export")
     modelopt_quantization = import_optional("modelopt.onnx.quantization", "int8/fp8 quantization (ModelOpt)")
     with tempfile.TemporaryDirectory(prefix=f"vitpose-{mode}-") as tmp:
         work = copy_onnx(src, tmp)
         out = Path(tmp) / f"quantized-{mode}.onnx"
+        reader, bar = _calibration_reader(work, crops, f"{mode} calibration")
+        quiet = contextlib.nullcontext() if verbose else _swallowed_console()
         try:
-            modelopt_quantization.quantize(
-                str(work),
-                quantize_mode=mode,
-                calibration_data=np.ascontiguousarray(crops, dtype=np.float32),
-                calibration_eps=["cpu"],
-                calibration_shapes=_calibration_shapes(len(crops)),
-                nodes_to_exclude=[re.escape(name) + "$" for name in excluded],
-                high_precision_dtype=HIGH_PRECISION_DTYPE,
-                op_types_to_exclude_fp16=list(keep_fp32_ops),
-                use_external_data_format=external_data_path(src).exists(),
-                output_path=str(out),
-                log_level="INFO" if verbose else "WARNING",
-            )
+            with bar, quiet:
+                modelopt_quantization.quantize(
+                    str(work),
+                    quantize_mode=mode,
+                    calibration_data_reader=reader,
+                    calibration_eps=["cpu"],
+                    nodes_to_exclude=[re.escape(name) + "$" for name in excluded],
+                    high_precision_dtype=HIGH_PRECISION_DTYPE,
+                    op_types_to_exclude_fp16=list(keep_fp32_ops),
+                    use_external_data_format=external_data_path(src).exists(),
+                    output_path=str(out),
+                    log_level="INFO" if verbose else "WARNING",
+                )
         except (ValueError, RuntimeError, KeyError, AssertionError) as exc:
             raise ExportError(f"ModelOpt could not quantize {src} to {mode}: {exc}") from exc
         return onnx.load(str(out))
+
+
+def _calibration_reader(onnx_path: Path, crops: np.ndarray, description: str):
+    """ModelOpt's `CalibrationDataProvider` over `crops` (`CALIBRATION_BATCH` per step) that advances a tqdm bar."""
+    calib_utils = import_optional("modelopt.onnx.quantization.calib_utils", "int8/fp8 quantization (ModelOpt)")
+    tqdm = import_optional("tqdm", "progress bars").tqdm
+    bar = tqdm(total=len(crops), desc=description, unit="crop")
+
+    class ProgressProvider(calib_utils.CalibrationDataProvider):
+        def get_next(self):
+            batch = super().get_next()
+            if batch is not None:
+                bar.update(len(batch[INPUT_NAME]))
+            return batch
+
+        def rewind(self):
+            super().rewind()
+            bar.reset()
+
+    data = np.ascontiguousarray(crops, dtype=np.float32)
+    return ProgressProvider(str(onnx_path), data, _calibration_shapes(len(crops))), bar
+
+
+@contextlib.contextmanager
+def _swallowed_console():
+    """Send stdout and stderr written inside the block to nowhere (Python-level writes only)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
