@@ -78,6 +78,7 @@ def test_quantized_default_is_accurate_and_keeps_attention_values_unquantized(
     assert not any(_dequantized_inputs(model, name) for name in excluded)
     metadata = metadata_from_onnx(path)
     assert metadata.precision == mode and metadata.extra["unquantized_nodes"] == excluded
+    assert metadata.extra["opset"] == {o.domain: o.version for o in model.opset_import}[""] >= 19
 
 
 def test_sources_are_never_modified_and_nothing_is_left_behind(tiny_fp32_onnx, tiny_calibration, tmp_path):

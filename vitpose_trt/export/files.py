@@ -12,10 +12,9 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
-import uuid
 from pathlib import Path
 
+from ..atomic_files import staged_folder, write_text_atomically
 from ..dependencies import import_optional
 from ..errors import ConfigError, ExportError
 from ..metadata import ONNX_METADATA_KEY, ArtifactMetadata
@@ -75,9 +74,18 @@ def metadata_from_onnx(path: str | Path) -> ArtifactMetadata:
     raise ExportError(f"{path}: no {ONNX_METADATA_KEY!r} metadata; was it written by vitpose-export?")
 
 
-def with_precision(metadata: ArtifactMetadata, precision: str, **extra) -> ArtifactMetadata:
-    """A copy of `metadata` for a converted file: new precision, `extra` merged into `metadata.extra`."""
-    return dataclasses.replace(metadata, precision=precision, extra={**metadata.extra, **extra})
+def default_opset(model) -> int:
+    """The default-domain ("ai.onnx") opset of an `onnx.ModelProto`."""
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def with_precision(metadata: ArtifactMetadata, model, precision: str, **extra) -> ArtifactMetadata:
+    """A copy of `metadata` for the converted `model`: new precision, its opset, `extra` merged in.
+
+    (Converters may raise the opset: ModelOpt's Q/DQ graphs need opset 19.)
+    """
+    merged = {**metadata.extra, **extra, "opset": default_opset(model)}
+    return dataclasses.replace(metadata, precision=precision, extra=merged)
 
 
 def save_onnx_atomic(model, path: str | Path, external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES) -> Path:
@@ -86,26 +94,25 @@ def save_onnx_atomic(model, path: str | Path, external_data_threshold: int = EXT
     When its tensors exceed `external_data_threshold` bytes they go to `external_data_path(path)`
     (one file, location relative to the `.onnx`); otherwise a stale external data file is removed.
     The model object is consumed: with external data its tensors are moved out of the proto.
+    onnx writes the data file under its final name, so both files are written into a staging folder
+    beside `path` and moved into place, the data file first.
     """
     onnx = import_optional("onnx", "ONNX export")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data_path = external_data_path(path)
     external = tensor_bytes(model) > external_data_threshold
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        staged = staging / path.name
-        if external:
-            onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_path.name, size_threshold=INLINE_TENSOR_MAX_BYTES)
-            os.replace(staging / data_path.name, data_path)
-        else:
-            onnx.save_model(model, str(staged))
-        os.replace(staged, path)
+        with staged_folder(path.parent, path.name) as staging:
+            staged = staging / path.name
+            if external:
+                onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                                location=data_path.name, size_threshold=INLINE_TENSOR_MAX_BYTES)
+                os.replace(staging / data_path.name, data_path)
+            else:
+                onnx.save_model(model, str(staged))
+            os.replace(staged, path)
     except (OSError, ValueError) as exc:
         raise ExportError(f"could not write {path}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     if not external and data_path.exists():
         data_path.unlink()
     return path
@@ -123,16 +130,4 @@ def copy_onnx(src: str | Path, dst_dir: str | Path) -> Path:
 
 def write_json_atomic(data: dict, path: str | Path) -> Path:
     """Write `data` as indented JSON to `path` atomically; return `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 mode would make the report unreadable to other users.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "x") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -66,5 +66,5 @@ def fp16_onnx_from_fp32(
     extra = {"converter": "modelopt.onnx.autocast", "fp32_op_types": list(keep_fp32_ops),
              "calibration_crops": len(calibration_crops), "fp32_out_of_range_nodes": out_of_range,
              "fp16_data_max": FP16_DATA_MAX}
-    with_metadata(proto, with_precision(metadata, "fp16", **extra))
+    with_metadata(proto, with_precision(metadata, proto, "fp16", **extra))
     return save_onnx_atomic(proto, dst, external_data_threshold)

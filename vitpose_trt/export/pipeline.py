@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import Timeout
 
+from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
 from .accuracy import (
     FP32_TOLERANCE,
@@ -107,11 +109,50 @@ def export_precision(
     calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8; None uses the first
     `default_calib_count(precision)` crops of scikit-image's calibration photos. random_weights only adds a
     note to the report. Raises `AccuracyError` when the fp32 file disagrees with PyTorch.
+
+    Exports of one model into one folder take turns, across processes too (`export_lock`), so two runs
+    never mix their files; every file is written atomically.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    name, warp = artifact_name(model), model.keypoints.warp
-    fp32_path = onnx_path_for(output_dir, name, "fp32")
+    fp32_path = onnx_path_for(output_dir, artifact_name(model), "fp32")
+    with export_lock(fp32_path, log):
+        return _export_in_turn(model, precision, fp32_path, calibration_crops, opset, random_weights, verbose,
+                               external_data_threshold, log)
+
+
+def export_lock(fp32_path: Path, log: Callable[[str], None] = print):
+    """The cross-process lock of every artifact of the model whose fp32 file is `fp32_path`.
+
+    All precisions share it: each export (re)writes the fp32 file its conversion starts from. Acquire it
+    with `with export_lock(...)`; when another export holds it, `log` says so before waiting.
+    """
+    return _AnnouncedLock(path_lock(fp32_path), f"waiting for another export of {fp32_path.name} "
+                                                f"into {fp32_path.parent} to finish", log)
+
+
+class _AnnouncedLock:
+    """A file lock that logs one line when it has to wait."""
+
+    def __init__(self, lock, message: str, log: Callable[[str], None]):
+        self.lock, self.message, self.log = lock, message, log
+
+    def __enter__(self):
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            self.log(self.message)
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.lock.release()
+
+
+def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, opset: int, random_weights: bool,
+                    verbose: bool, external_data_threshold: int, log: Callable[[str], None]) -> ExportResult:
+    """`export_precision`'s work, while holding the model's export lock."""
+    name, warp, output_dir = artifact_name(model), model.keypoints.warp, fp32_path.parent
     log(f"exporting {name} to {fp32_path} (opset {opset})")
     export_onnx(model, fp32_path, opset=opset, external_data_threshold=external_data_threshold)
     crops = held_out_crops(warp)

@@ -104,7 +104,7 @@ def quantized_onnx_from_fp32(
     extra = {"quantizer": "modelopt.onnx.quantization", "calibration_crops": len(calibration_crops),
              "unquantized_nodes": excluded, "fp32_op_types": list(keep_fp32_ops),
              "high_precision_dtype": HIGH_PRECISION_DTYPE}
-    with_metadata(proto, with_precision(metadata, mode, **extra))
+    with_metadata(proto, with_precision(metadata, proto, mode, **extra))
     return save_onnx_atomic(proto, dst, external_data_threshold)
 
 
