@@ -92,3 +92,10 @@ def test_fp32_mismatch_with_pytorch_is_an_accuracy_error(tmp_path):
     with pytest.raises(AccuracyError, match="differs from PyTorch"):
         export_precision(model, "fp32", tmp_path, log=lambda line: None)
     assert model.training, "export must not change the caller's model"
+
+
+def test_highest_supported_opset(tiny_model, held_out, tmp_path):
+    crops, reference = held_out
+    path = export_onnx(tiny_model, tmp_path / "m.onnx", opset=20)
+    assert {o.domain: o.version for o in onnx.load(str(path)).opset_import}[""] == 20
+    assert _relative_l2(heatmaps_from_onnx(path, crops), reference) < 1e-5

@@ -104,19 +104,24 @@ def test_unknown_quantization_mode_is_a_config_error(tiny_fp32_onnx, tiny_calibr
         quantized_onnx_from_fp32(tiny_fp32_onnx, tmp_path / "q.onnx", "int4", tiny_calibration)
 
 
-def test_quantization_of_an_external_data_model(tiny_model, tiny_calibration, held_out, tmp_path):
+def test_conversions_of_an_external_data_model(tiny_model, tiny_calibration, held_out, tmp_path):
+    """The ViT-H case (fp32 over 2 GB) with a lowered threshold: fp16 and int8 read the external data."""
     from vitpose_trt.export import export_onnx
     from vitpose_trt.export.files import external_data_path
 
     crops, reference = held_out
     src = export_onnx(tiny_model, tmp_path / "src" / "vitpose-tiny.onnx", external_data_threshold=1024)
     before = _sha256(external_data_path(src))
-    dst = quantized_onnx_from_fp32(src, tmp_path / "vitpose-tiny-int8.onnx", "int8", tiny_calibration[:8],
-                                   external_data_threshold=1024)
+    converted = [
+        fp16_onnx_from_fp32(src, tmp_path / "vitpose-tiny-fp16.onnx", tiny_calibration[:4]),
+        quantized_onnx_from_fp32(src, tmp_path / "vitpose-tiny-int8.onnx", "int8", tiny_calibration[:8],
+                                 external_data_threshold=1024),
+    ]
     assert _sha256(external_data_path(src)) == before
-    assert external_data_path(dst).is_file()
-    heatmaps = heatmaps_from_onnx(dst, crops)
-    assert np.linalg.norm(heatmaps - reference) / np.linalg.norm(reference) < 0.1
+    assert external_data_path(converted[1]).is_file() and not external_data_path(converted[0]).exists()
+    for path, tolerance in zip(converted, (1e-2, 0.1)):
+        heatmaps = heatmaps_from_onnx(path, crops)
+        assert np.linalg.norm(heatmaps - reference) / np.linalg.norm(reference) < tolerance
 
 
 def test_export_precision_writes_files_and_reports(tiny_model, tmp_path):
