@@ -2,22 +2,20 @@
 
 OpenCV does the decoding and encoding; it is imported only when a source or sink is opened. Frames are
 (H, W, 3) uint8 BGR numpy arrays (OpenCV's order, which is what `PoseEstimator(color="bgr")` expects).
-Outputs are written under a temporary name beside the target and moved into place when complete, so a
-crashed run never leaves a half-written file under the real name.
+Outputs are written under a temporary name beside the target and moved into place when complete
+(`atomic_files.staged_path`), so a crashed run never leaves a half-written file under the real name.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic_files import staged_path
 from .dependencies import import_optional
 from .errors import ConfigError, InputError
 
@@ -139,18 +137,6 @@ def _video_frames(path: Path) -> Iterator[Frame]:
         capture.release()
 
 
-@contextmanager
-def staged_output(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside `path` with the same suffix; on success move it over `path`, else delete it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
-        yield temp
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 def write_image(path: Path, image: np.ndarray) -> None:
     """Encode (H, W, 3) uint8 BGR `image` by `path`'s suffix and write it atomically."""
     cv2 = _cv2("writing images")
@@ -160,7 +146,7 @@ def write_image(path: Path, image: np.ndarray) -> None:
         ok = False
     if not ok:
         raise InputError(f"{path}: OpenCV cannot encode an image with suffix {path.suffix!r}")
-    with staged_output(path) as temp:
+    with staged_path(path) as temp:
         temp.write_bytes(encoded.tobytes())
 
 
@@ -173,7 +159,7 @@ class VideoOutput:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         self.path, self.fps, self.size = path, fps, size
-        self._stage = staged_output(path)
+        self._stage = staged_path(path)
 
     def __enter__(self) -> VideoOutput:
         cv2 = _cv2("writing videos")

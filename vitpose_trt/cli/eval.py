@@ -75,7 +75,7 @@ def _eval(args: argparse.Namespace) -> int:
     from ..coco_annotations import KeypointAnnotations
     from ..detections import ANY_CATEGORY, Detections
     from ..evaluation import evaluate, metric_differences
-    from ..media import staged_output
+    from ..atomic_files import staged_path
 
     annotations = KeypointAnnotations(args.annotations, args.images, args.max_images)
     detections = None
@@ -95,7 +95,7 @@ def _eval(args: argparse.Namespace) -> int:
               f"(AP {metrics[0].stats['AP']:.4f} -> {metrics[1].stats['AP']:.4f})")
         summary["compare"] = {"model": args.compare, **metrics[1].to_dict(), "difference": delta}
     if args.json is not None:
-        with staged_output(Path(args.json)) as temp:
+        with staged_path(Path(args.json)) as temp:
             temp.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0

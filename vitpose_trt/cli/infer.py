@@ -111,7 +111,8 @@ def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..detections import Detections
     from ..inference import estimator_for, results_for_frames, whole_image_boxes
-    from ..media import MediaSource, staged_output
+    from ..atomic_files import staged_path
+    from ..media import MediaSource
 
     category = _category(args.category_id)
     source = MediaSource(args.input)
@@ -131,7 +132,7 @@ def _infer(args: argparse.Namespace) -> int:
         results, run = results_for_frames(estimator, source, boxes_for, on_poses=render, total=len(source) or None)
     if detections is not None and len(detections) and run.poses == 0:
         print(f"warning: none of the {len(detections)} detections matched a frame (by image_id or file_name)")
-    with staged_output(output / RESULTS_FILE) as temp:
+    with staged_path(output / RESULTS_FILE) as temp:
         temp.write_text(json.dumps(results))
     print(run.describe())
     print(f"wrote {output / RESULTS_FILE}" + (f" and the rendered {'video' if source.is_video else 'images'}"

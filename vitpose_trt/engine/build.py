@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
+from ..atomic_files import write_bytes_atomically
 from ..errors import ConfigError, EngineBuildError, EngineLoadError
 from .builder_log import build_logger
 from .config import config_for_build, save_timing_cache, timing_cache_path
-from .files import build_lock, sha256_of_bytes, sha256_of_files, writable_directory, write_atomically
+from .files import build_lock, sha256_of_bytes, sha256_of_files, writable_directory
 from .library import builder_library, is_rtx, library_name, library_version, parsed_version
 from .network import ParsedNetwork, network_from_onnx
 from .options import CURRENT_CC, ENGINE_SETTINGS, BuildOptions
@@ -134,8 +135,8 @@ def _write_outputs(engine_path: Path, plan, sidecar: EngineSidecar) -> None:
     """Engine, then sidecar; the old sidecar goes first so an interrupted write never pairs mismatched files."""
     sidecar_path = sidecar_path_for(engine_path)
     sidecar_path.unlink(missing_ok=True)
-    write_atomically(engine_path, memoryview(plan))
-    write_atomically(sidecar_path, sidecar.to_json().encode("utf-8"))
+    write_bytes_atomically(engine_path, memoryview(plan))
+    write_bytes_atomically(sidecar_path, sidecar.to_json().encode("utf-8"))
 
 
 def _up_to_date_sidecar(engine_path: Path, source: OnnxSource, trt: ModuleType, options: BuildOptions,

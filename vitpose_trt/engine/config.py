@@ -78,7 +78,7 @@ def save_timing_cache(config, path: Path) -> None:
     """Merge this build's timing results into `path` (other builds may have added to it meanwhile)."""
     from filelock import FileLock
 
-    from .files import write_atomically
+    from ..atomic_files import write_bytes_atomically
 
     cache = config.get_timing_cache()
     if cache is None:
@@ -89,7 +89,7 @@ def save_timing_cache(config, path: Path) -> None:
             on_disk = config.create_timing_cache(path.read_bytes())
             if on_disk is not None:
                 cache.combine(on_disk, False)
-        write_atomically(path, memoryview(cache.serialize()))
+        write_bytes_atomically(path, memoryview(cache.serialize()))
 
 
 def _add_batch_profile(parsed: ParsedNetwork, config, batch: tuple[int, int, int], input_name: str,

@@ -1,48 +1,20 @@
-"""Engine-side file handling: atomic writes, content digests and output-directory checks."""
+"""Engine-side file handling: content digests, output-directory checks and build locks.
+
+Atomic writes and locks come from `vitpose_trt.atomic_files` (`write_bytes_atomically`, `path_lock`).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..atomic_files import TEMP_PREFIX, path_lock
 from ..errors import ConfigError
 
 #: Bytes read at a time when hashing (engines and ONNX weights can be gigabytes).
 HASH_CHUNK = 1 << 24
-#: Prefix of in-progress temp files, so a crashed build's leftovers are recognisable.
-TEMP_PREFIX = ".vitpose-trt-"
-#: Folder under the system temp dir for per-engine build locks.
-LOCK_DIR = "vitpose-trt-locks"
-#: Mode of a newly created file before the umask applies (what open() would use).
-_DEFAULT_FILE_MODE = 0o666
-
-
-def write_atomically(path: Path, data: bytes | memoryview) -> None:
-    """Write `data` to `path` via a temp file in the same directory and os.replace.
-
-    Readers see the old file or the new one, never a partial one. The temp file is removed when
-    anything (including KeyboardInterrupt) interrupts the write.
-    """
-    fd, temp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temp, _DEFAULT_FILE_MODE & ~_current_umask())  # mkstemp makes 0600 files
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def writable_directory(path: Path) -> Path:
@@ -69,17 +41,8 @@ def sha256_of_files(paths: Iterable[Path]) -> str:
 
 
 def build_lock(engine_path: Path):
-    """A FileLock that serialises builds of the same engine file across processes.
-
-    Lives in the temp folder (named by the engine's absolute path), not beside the engine, so output
-    folders hold only engines and sidecars.
-    """
-    from filelock import FileLock
-
-    key = hashlib.sha1(str(Path(engine_path).resolve()).encode(), usedforsecurity=False).hexdigest()
-    folder = Path(tempfile.gettempdir()) / LOCK_DIR
-    folder.mkdir(exist_ok=True)
-    return FileLock(folder / f"{key}.lock")
+    """A FileLock that serialises builds of the same engine file across processes (`atomic_files.path_lock`)."""
+    return path_lock(engine_path)
 
 
 def sha256_of_bytes(data: bytes | memoryview) -> str:
