@@ -85,7 +85,8 @@ class OnnxRuntimeBackend(Backend):
                 providers=execution_providers(ort),
             )
         except _load_errors(ort) as exc:
-            raise EngineLoadError(f"{path}: ONNX Runtime cannot load it: {exc}") from exc
+            raise EngineLoadError(f"{path}: ONNX Runtime cannot load it (corrupt, truncated or missing its "
+                                  f"external data file?): {exc}; re-export it with vitpose-export") from exc
         (model_input,), model_outputs = self.session.get_inputs(), self.session.get_outputs()
         self.input_name, self.output_name = model_input.name, model_outputs[0].name
         _check_io_shapes(model_input.shape, model_outputs[0].shape, path)

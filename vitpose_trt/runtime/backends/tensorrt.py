@@ -15,7 +15,7 @@ import numpy as np
 
 from ...dependencies import import_optional
 from ...engine.builder_log import build_logger
-from ...engine.sidecar import EngineSidecar, check_engine_compatible, sidecar_for_engine
+from ...engine.sidecar import EngineSidecar, check_engine_compatible, sidecar_for_engine, sidecar_path_for
 from ...errors import ConfigError, EngineLoadError
 from ...specs import INPUT_HEIGHT, INPUT_WIDTH
 from ..cuda_device import cuda_device, execution_stream
@@ -45,16 +45,17 @@ class TensorRTBackend(Backend):
                  cuda_graphs: bool = True, device: int | None = None):
         path = Path(source)
         sidecar = sidecar_for_engine(path)
+        blob = engine_bytes_matching(path, sidecar)  # file problems are reported before GPU problems
         self.metadata = sidecar.artifact
         self.trt = import_optional(sidecar.library, f"running the engine {path.name}")
         self.cuda = cuda_device(device, "the TensorRT backend")
         import cupy as cp  # cuda_device() has imported it
 
         self._cp = cp
-        check_engine_compatible(sidecar, self.trt, self.cuda.name, self.cuda.compute_capability)
+        check_engine_compatible(sidecar, self.trt, self.cuda.name, self.cuda.compute_capability, engine_path=path)
         self._logger = build_logger(self.trt)
         self._runtime = self.trt.Runtime(self._logger)
-        self.engine = self._deserialized(path, sidecar)
+        self.engine = self._deserialized(path, blob)
         self.io = _engine_io(self.trt, self.engine, self.metadata)
         profile_max = _profile_max_batch(self.engine, self.io.input_name)
         self.max_batch = checked_max_batch(max_batch, default=profile_max)
@@ -65,14 +66,7 @@ class TensorRTBackend(Backend):
         self._executions: dict[int, StreamExecution] = {}
         self._own_stream = cp.cuda.Stream(non_blocking=True)
 
-    def _deserialized(self, path: Path, sidecar: EngineSidecar):
-        try:
-            blob = path.read_bytes()
-        except OSError as exc:
-            raise EngineLoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        if len(blob) != sidecar.engine_bytes or hashlib.sha256(blob).hexdigest() != sidecar.engine_sha256:
-            raise EngineLoadError(f"{path} does not match its sidecar (a different or modified engine file); "
-                                  "rebuild it with vitpose-export")
+    def _deserialized(self, path: Path, blob: bytes):
         engine = self._runtime.deserialize_cuda_engine(blob)
         if engine is None:
             raise EngineLoadError(f"{self.trt.__name__} could not load {path}:\n{self._logger.quoted_errors()}")
@@ -114,6 +108,28 @@ class TensorRTBackend(Backend):
                                         self.cuda_graphs)
             self._executions[stream.ptr] = execution
         return execution
+
+
+def engine_bytes_matching(path: Path, sidecar: EngineSidecar) -> bytes:
+    """The bytes of the engine file at `path`, checked against its sidecar's size and sha256.
+
+    Raises `EngineLoadError` naming the file and the fix when it is unreadable, truncated, modified or
+    another engine than the one the sidecar describes. Needs no GPU and no TensorRT.
+    """
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise EngineLoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    sidecar_name = sidecar_path_for(path).name
+    if len(blob) != sidecar.engine_bytes:
+        kind = "truncated" if len(blob) < sidecar.engine_bytes else "another file"
+        problem = f"is {len(blob)} bytes but its sidecar {sidecar_name} describes {sidecar.engine_bytes} ({kind})"
+    elif hashlib.sha256(blob).hexdigest() != sidecar.engine_sha256:
+        problem = f"does not match the sha256 in its sidecar {sidecar_name} (a different or modified engine)"
+    else:
+        return blob
+    raise EngineLoadError(f"{path} {problem}; rebuild the engine and its sidecar together with vitpose-export "
+                          "(--force), or put the matching sidecar next to it")
 
 
 def _engine_io(trt, engine, metadata) -> EngineIO:
