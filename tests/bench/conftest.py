@@ -15,7 +15,7 @@ def bench_cache(tmp_path_factory):
 def tiny_report(bench_cache):
     """Report of vitpose-tiny on onnxruntime and torch x fp32, fp16, int8, batches 1 and 2, 3 timed calls each.
 
-    On a CPU, torch runs fp32 only: its fp16 and int8 cells are skipped with their reasons.
+    torch runs fp32 only: its fp16 and int8 cells are skipped with their reasons.
     """
     from vitpose_trt.bench.plan import benchmark_plan
     from vitpose_trt.bench.run import benchmark_report

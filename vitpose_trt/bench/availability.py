@@ -40,12 +40,13 @@ def backend_unavailable_reason(backend: str) -> str | None:
     return None
 
 
-def combination_unsupported_reason(backend: str, precision: str, on_gpu: bool) -> str | None:
+def combination_unsupported_reason(backend: str, precision: str) -> str | None:
     """Why `precision` makes no sense on `backend` (independent of what is installed), or None."""
     if backend == "torch" and precision == "int8":
         return "PyTorch eager has no int8 ViTPose path; int8 runs as a Q/DQ ONNX model (onnxruntime, tensorrt)"
-    if backend == "torch" and precision == "fp16" and not on_gpu:
-        return "PyTorch eager fp16 on a CPU is emulated, not a deployment path; use onnxruntime or a GPU"
+    if backend == "torch" and precision == "fp16":
+        return ("the torch backends run the fp32 module as loaded; fp16 runs as an fp16 ONNX model "
+                "(onnxruntime) or engine (tensorrt)")
     return None
 
 

@@ -20,7 +20,6 @@ from .availability import (
     backend_unavailable_reason,
     best_backend,
     combination_unsupported_reason,
-    cuda_visible,
 )
 from .model_only import Case
 from .sources import ModelSource, precision_of_file
@@ -83,11 +82,11 @@ def benchmark_plan(sources: list[ModelSource], backends: list[str] | None, preci
         reason = backend_unavailable_reason(backend)
         if reason:
             raise ConfigError(f"backend {backend} cannot run here: {reason}")
-    plan, on_gpu = Plan(), cuda_visible()
+    plan = Plan()
     for source in sources:
         for backend in _backends_for(source, backends, plan):
             for precision in _precisions_for(source, backend, precisions):
-                reason = combination_unsupported_reason(backend, precision, on_gpu)
+                reason = combination_unsupported_reason(backend, precision)
                 if reason:
                     plan.skipped.append({"model": source.label, "backend": backend, "precision": precision,
                                          "reason": reason})
