@@ -51,6 +51,11 @@ def _checked_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--threads {args.threads} must be at least 1")
     if args.json is not None and Path(args.json).is_dir():
         raise ConfigError(f"--json {args.json} is a folder; give a file name")
+    if args.json is not None:
+        try:  # now, not after the whole evaluation
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--json {args.json}: cannot create its folder ({exc.strerror or exc})") from None
 
 
 def _ready_estimator(model: str, args: argparse.Namespace, annotations):

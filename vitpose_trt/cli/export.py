@@ -125,11 +125,15 @@ def _checked_output(folder: str) -> None:
 
 
 def _checked_builder(options) -> None:
-    """Fail before the (minutes long) export when the requested builder library is missing."""
+    """Fail before the (minutes long) export when the requested builder library is missing or cannot
+    target the requested compute capabilities."""
     if options is not None:
-        from ..engine.library import builder_library
+        from ..engine.library import builder_library, is_rtx
+        from ..engine.target import rtx_targets
 
-        builder_library(options.builder)
+        library = builder_library(options.builder)
+        if is_rtx(library):
+            rtx_targets(library, options.compute_capabilities)
 
 
 def _calibration_crops(args: argparse.Namespace, warp: str):

@@ -68,6 +68,10 @@ def _checked_arguments(args: argparse.Namespace) -> None:
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output}: exists and is not a folder")
+    try:  # now, not after the whole run
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot create this folder ({exc.strerror or exc})") from None
 
 
 def _rendered_path(source, output: Path, frame_name: str) -> Path:
