@@ -52,5 +52,9 @@ class EngineLoadError(UserError):
     """An engine, ONNX file or metadata sidecar that cannot be used here (corrupt, wrong library/GPU)."""
 
 
+class InferenceError(VitPoseError):
+    """A backend returned unusable output (NaN or infinite heatmaps): the model or engine is numerically broken."""
+
+
 class DeviceError(VitPoseError):
     """A GPU feature was requested where no usable CUDA device is available."""

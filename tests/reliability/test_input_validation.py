@@ -181,3 +181,19 @@ def test_bad_model_sources_raise_typed_errors(source, error):
 def test_bad_box_format_is_a_config_error(estimator, astronaut_bgr, box_format):
     with pytest.raises(ConfigError, match="box_format"):
         estimator(astronaut_bgr, BOX, box_format=box_format)
+
+
+def test_non_finite_heatmaps_raise_instead_of_returning_garbage(tiny_model, astronaut_bgr):
+    """A numerically broken model (here: one heatmap channel's bias is NaN) is reported, not decoded."""
+    import copy
+
+    import torch
+
+    broken = copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        broken.keypoint_head.final_layer.bias[5] = float("nan")
+    estimator = vt.PoseEstimator(broken, backend="torch")
+    with pytest.raises(vt.InferenceError, match=r"NaN or infinite heatmaps for boxes \[0, 1\]") as info:
+        estimator(astronaut_bgr, [[130, 20, 430, 510], [170, 30, 290, 180]])
+    assert not isinstance(info.value, vt.UserError)
+    assert len(estimator(astronaut_bgr, [])) == 0  # no boxes, nothing to run

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from ..decode import flip_back, keypoints_from_heatmaps
-from ..errors import ConfigError
+from ..errors import ConfigError, InferenceError
 from ..geometry import image_points_from_heatmap, warps_from_boxes
 from ..keypoints import DECODERS
 from ..specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
@@ -91,6 +91,7 @@ class PoseEstimator:
                       for start in range(0, len(boxes), self.persons_per_inference)]
         coords = np.concatenate([c for c, _ in chunks])
         scores = np.concatenate([s for _, s in chunks])
+        _check_finite(scores, self.backend)
         points = image_points_from_heatmap(coords, boxes, self.warp, heatmap_size=(HEATMAP_WIDTH, HEATMAP_HEIGHT))
         return Poses(
             keypoints=points.astype(np.float32),
@@ -136,6 +137,17 @@ class PoseEstimator:
         """Average of the crops' heatmaps and the flipped-back heatmaps of their mirrored copies."""
         flipped = flip_back(heatmaps[count : 2 * count], self.keypoints.flip_index, self.flip_shift, xp=self._xp)
         return (heatmaps[:count] + flipped) * 0.5
+
+
+def _check_finite(scores: np.ndarray, backend) -> None:
+    """Raise `InferenceError` when a heatmap held NaN or inf (its maximum, the score, is then not finite)."""
+    if np.isfinite(scores).all():
+        return
+    boxes = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+    raise InferenceError(
+        f"{backend!r} returned NaN or infinite heatmaps for boxes {boxes[:5].tolist()}: the model or engine is "
+        "numerically broken (an fp16 engine overflowing?); compare it with its fp32 ONNX (vitpose-eval --compare)"
+    )
 
 
 def _checked_flip_test(flip_test, official: bool) -> bool:
