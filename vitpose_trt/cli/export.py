@@ -3,6 +3,10 @@
 Writes DIR/<model>.onnx (fp32, checked against PyTorch), DIR/<model>-<precision>.onnx, an accuracy
 report beside each (<stem>.report.json: relative L2, cosine, argmax keypoint agreement vs fp32 PyTorch
 on held-out scikit-image photos), then (unless --builder none) the engine <stem>.engine and <stem>.json.
+
+--target onnxruntime-cpu writes DIR/<model>-int8-cpu.onnx instead: int8 with every unquantized op in
+fp32, the flavour ONNX Runtime runs fast on CPUs (the default TensorRT int8 keeps those ops in fp16,
+which ONNX Runtime's CPU provider runs slowly). It builds no engine unless --builder is given.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from ..errors import CheckpointError, ConfigError
 from ..export.calibration import DEFAULT_CALIB_COUNT
 from ..export.fp16 import DEFAULT_FP16_CALIB_COUNT
 from ..export.onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS
-from ..export.pipeline import PRECISIONS, default_calib_count
+from ..export.pipeline import DEFAULT_TARGET, PRECISIONS, TARGETS, checked_target, default_calib_count
 from .common import add_verbose_flag, run_command
 
 #: --builder none stops after the ONNX stage.
@@ -41,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
     o = p.add_argument_group("ONNX")
     o.add_argument("--precision", default=DEFAULT_PRECISION, metavar="{fp32,fp16,int8,fp8}",
                    help=f"precision of the converted graph (default {DEFAULT_PRECISION})")
+    o.add_argument("--target", default=DEFAULT_TARGET, metavar="{" + ",".join(TARGETS) + "}",
+                   help="who runs the converted file: tensorrt (default), or onnxruntime-cpu (int8 only; "
+                   "unquantized ops fp32; <model>-int8-cpu.onnx)")
     o.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help="ONNX opset, 17-20 (default 17)")
     o.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"output folder (default ./{DEFAULT_OUTPUT})")
@@ -52,8 +59,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--calib-count", type=int, metavar="N", help=f"number of calibration crops (default "
                    f"{DEFAULT_CALIB_COUNT} for int8/fp8, {DEFAULT_FP16_CALIB_COUNT} for fp16's range analysis)")
     e = p.add_argument_group("engine")
-    e.add_argument("--builder", default="auto", metavar="{auto,tensorrt,tensorrt-rtx,none}",
-                   help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto)")
+    e.add_argument("--builder", metavar="{auto,tensorrt,tensorrt-rtx,none}",
+                   help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto; "
+                   "none for --target onnxruntime-cpu)")
     e.add_argument("--batch", default=DEFAULT_BATCH_TEXT, metavar="MIN:OPT:MAX",
                    help=f"optimization profile of the batch axis (default {DEFAULT_BATCH_TEXT})")
     e.add_argument("--workspace", type=int, metavar="MIB", help="builder workspace limit in MiB")
@@ -73,6 +81,9 @@ def _checked_names(args: argparse.Namespace) -> None:
 
     if args.precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {args.precision!r}; valid: {', '.join(PRECISIONS)}")
+    checked_target(args.target, args.precision)
+    if args.builder is None:
+        args.builder = "auto" if args.target == DEFAULT_TARGET else "none"
     if args.builder not in BUILDER_CHOICES:
         raise ConfigError(f"unknown builder {args.builder!r}; valid: {', '.join(BUILDER_CHOICES)}")
     if args.model is not None:
@@ -165,7 +176,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"warning: {warning.message}")
     crops = None if args.precision == "fp32" else _calibration_crops(args, model.keypoints.warp)
     result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
-                              random_weights=args.weights is None, verbose=args.verbose)
+                              random_weights=args.weights is None, verbose=args.verbose, target=args.target)
     print(f"wrote {result.onnx} and {result.report_path}")
     if options is not None:
         from ..engine.build import engine_from_onnx

@@ -1,5 +1,9 @@
 """The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> `DIR/<model>-<precision>.onnx`.
 
+`target` picks who runs the converted file: "tensorrt" (default; fp16 / int8 / fp8 as TensorRT runs them
+fastest, unquantized parts fp16) or "onnxruntime-cpu" (int8 only, everything unquantized fp32, ONNX
+Runtime's CPU recipe: `cpu_quantization`), written as `DIR/<model>-int8-cpu.onnx` so the two never clash.
+
 Every file is checked in ONNX Runtime (CPU) against fp32 PyTorch on held-out real crops and gets an
 accuracy report, printed and written beside it (`DIR/<model>.report.json`,
 `DIR/<model>-<precision>.report.json`). The fp32 file must agree to `FP32_TOLERANCE` relative L2
@@ -26,12 +30,19 @@ from .accuracy import (
     heatmaps_from_torch,
 )
 from .calibration import DEFAULT_CALIB_COUNT, HELD_OUT_IMAGES, SAMPLE_CALIBRATION_IMAGES, held_out_crops, sample_crops
+from .cpu_quantization import CPU_TARGET, cpu_int8_onnx_from_fp32
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
 from .fp16 import DEFAULT_FP16_CALIB_COUNT, fp16_onnx_from_fp32
 from .onnx_export import DEFAULT_OPSET, export_onnx
 from .quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
 
 PRECISIONS = ("fp32", "fp16", "int8", "fp8")
+DEFAULT_TARGET = "tensorrt"
+TARGETS = (DEFAULT_TARGET, CPU_TARGET)
+#: Precisions each target has a recipe for (fp32 is the same file for every target).
+TARGET_PRECISIONS = {DEFAULT_TARGET: PRECISIONS, CPU_TARGET: ("fp32", "int8")}
+#: File name suffix after the precision, per target.
+_TARGET_SUFFIX = {DEFAULT_TARGET: "", CPU_TARGET: "-cpu"}
 REPORT_SUFFIX = ".report.json"
 _RANDOM_WEIGHTS_NOTE = "random weights: heatmaps are nearly flat, so keypoint agreement means little"
 
@@ -49,9 +60,10 @@ def artifact_name(model) -> str:
     return f"{model.spec.name}-{model.keypoints.name}"
 
 
-def onnx_path_for(output_dir: str | Path, model_name: str, precision: str) -> Path:
-    """`DIR/<model>.onnx` for fp32, `DIR/<model>-<precision>.onnx` otherwise (model: `artifact_name`)."""
-    suffix = "" if precision == "fp32" else f"-{precision}"
+def onnx_path_for(output_dir: str | Path, model_name: str, precision: str, target: str = DEFAULT_TARGET) -> Path:
+    """`DIR/<model>.onnx` for fp32, `DIR/<model>-<precision>.onnx` otherwise, `DIR/<model>-int8-cpu.onnx` for
+    target "onnxruntime-cpu" (model: `artifact_name`)."""
+    suffix = "" if precision == "fp32" else f"-{precision}{_TARGET_SUFFIX[target]}"
     return Path(output_dir) / f"{model_name}{suffix}.onnx"
 
 
@@ -103,22 +115,35 @@ def export_precision(
     verbose: bool = False,
     external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES,
     log: Callable[[str], None] = print,
+    target: str = DEFAULT_TARGET,
 ) -> ExportResult:
     """Export `model` to fp32 ONNX, check it, and convert it to `precision` with an accuracy report.
 
     calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8; None uses the first
     `default_calib_count(precision)` crops of scikit-image's calibration photos. random_weights only adds a
-    note to the report. Raises `AccuracyError` when the fp32 file disagrees with PyTorch.
+    note to the report. target: "tensorrt" or "onnxruntime-cpu" (see the module docstring). Raises
+    `AccuracyError` when the fp32 file disagrees with PyTorch, `ConfigError` for a precision the target
+    has no recipe for.
 
     Exports of one model into one folder take turns, across processes too (`export_lock`), so two runs
     never mix their files; every file is written atomically.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    checked_target(target, precision)
     fp32_path = onnx_path_for(output_dir, artifact_name(model), "fp32")
     with export_lock(fp32_path, log):
         return _export_in_turn(model, precision, fp32_path, calibration_crops, opset, random_weights, verbose,
-                               external_data_threshold, log)
+                               external_data_threshold, log, target)
+
+
+def checked_target(target: str, precision: str) -> None:
+    """Raise `ConfigError` unless `target` is known and has a recipe for `precision`."""
+    if target not in TARGETS:
+        raise ConfigError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
+    if precision not in TARGET_PRECISIONS[target]:
+        raise ConfigError(f"target {target} has no {precision} recipe (ONNX Runtime's CPU provider runs fp16/fp8 "
+                          f"slower than fp32); use {' or '.join(TARGET_PRECISIONS[target])}")
 
 
 def export_lock(fp32_path: Path, log: Callable[[str], None] = print):
@@ -150,7 +175,8 @@ class _AnnouncedLock:
 
 
 def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, opset: int, random_weights: bool,
-                    verbose: bool, external_data_threshold: int, log: Callable[[str], None]) -> ExportResult:
+                    verbose: bool, external_data_threshold: int, log: Callable[[str], None],
+                    target: str = DEFAULT_TARGET) -> ExportResult:
     """`export_precision`'s work, while holding the model's export lock."""
     name, warp, output_dir = artifact_name(model), model.keypoints.warp, fp32_path.parent
     log(f"exporting {name} to {fp32_path} (opset {opset})")
@@ -167,9 +193,9 @@ def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, o
         return result
     if calibration_crops is None:
         calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
-    result.onnx = onnx_path_for(output_dir, name, precision)
-    log(f"converting to {precision} with {len(calibration_crops)} calibration crops -> {result.onnx}")
-    _convert(fp32_path, result.onnx, precision, calibration_crops, verbose, external_data_threshold)
+    result.onnx = onnx_path_for(output_dir, name, precision, target)
+    log(f"converting to {precision} for {target} with {len(calibration_crops)} calibration crops -> {result.onnx}")
+    _convert(fp32_path, result.onnx, precision, calibration_crops, verbose, external_data_threshold, target)
     result.report, result.report_path = judge.report(result.onnx, precision, REPORT_TOLERANCE[precision])
     log(f"{precision} report: {result.report.summary()}")
     if not result.report.within_tolerance:
@@ -178,7 +204,10 @@ def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, o
     return result
 
 
-def _convert(src: Path, dst: Path, precision: str, crops: np.ndarray, verbose: bool, threshold: int) -> Path:
+def _convert(src: Path, dst: Path, precision: str, crops: np.ndarray, verbose: bool, threshold: int,
+             target: str) -> Path:
+    if target == CPU_TARGET:
+        return cpu_int8_onnx_from_fp32(src, dst, crops, verbose=verbose, external_data_threshold=threshold)
     if precision in QUANTIZED_PRECISIONS:
         return quantized_onnx_from_fp32(src, dst, precision, crops, verbose=verbose, external_data_threshold=threshold)
     return fp16_onnx_from_fp32(src, dst, crops, verbose=verbose, external_data_threshold=threshold)

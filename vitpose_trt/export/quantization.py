@@ -103,7 +103,7 @@ def quantized_onnx_from_fp32(
         raise ExportError(f"{mode} graph has int32-bias DequantizeLinear nodes TensorRT cannot build: {bad[:3]}")
     extra = {"quantizer": "modelopt.onnx.quantization", "calibration_crops": len(calibration_crops),
              "unquantized_nodes": excluded, "fp32_op_types": list(keep_fp32_ops),
-             "high_precision_dtype": HIGH_PRECISION_DTYPE}
+             "high_precision_dtype": HIGH_PRECISION_DTYPE, "target": "tensorrt"}
     with_metadata(proto, with_precision(metadata, proto, mode, **extra))
     return save_onnx_atomic(proto, dst, external_data_threshold)
 
@@ -120,7 +120,7 @@ def _modelopt_quantized(src, mode: str, crops: np.ndarray, excluded: list[str], 
         work = copy_onnx(src, tmp)
         out = Path(tmp) / f"quantized-{mode}.onnx"
         reader, bar = _calibration_reader(work, crops, f"{mode} calibration")
-        quiet = contextlib.nullcontext() if verbose else _swallowed_console()
+        quiet = contextlib.nullcontext() if verbose else swallowed_console()
         try:
             with bar, quiet:
                 modelopt_quantization.quantize(
@@ -162,7 +162,7 @@ def _calibration_reader(onnx_path: Path, crops: np.ndarray, description: str):
 
 
 @contextlib.contextmanager
-def _swallowed_console():
+def swallowed_console():
     """Send stdout and stderr written inside the block to nowhere (Python-level writes only)."""
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         yield
