@@ -100,3 +100,9 @@ def test_merged_report_concatenates_runs(tiny_report):
     assert merged["command"] == [tiny_report["command"]] * 2
     with pytest.raises(ConfigError):
         merged_report([])
+
+
+def test_repeated_points_are_plotted_at_their_median(tiny_report):
+    row = next(r for r in tiny_report["results"] if r["backend"] == "torch" and r["batch"] == 1)
+    rounds = [{**row, "throughput": t} for t in (1.0, 5.0, 2.0)]
+    assert throughput_series(rounds) == {"vitpose-tiny torch fp32": ([1], [2.0])}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..dependencies import import_optional
 from .report import write_atomically
 
@@ -12,12 +14,16 @@ DPI = 120
 
 
 def throughput_series(results: list[dict]) -> dict[str, tuple[list[int], list[float]]]:
-    """Label -> (batches ascending, throughputs) for every (model, mode, backend, precision) in `results`."""
-    series: dict[str, dict[int, float]] = {}
+    """Label -> (batches ascending, throughputs) for every (model, mode, backend, precision) in `results`.
+
+    Repeated runs of one point (a merged multi-round report) are drawn at their median throughput.
+    """
+    series: dict[str, dict[int, list[float]]] = {}
     for r in results:
         label = f"{r['model']} {r['backend']} {r['precision']}" + (" pipeline" if r["mode"] == "pipeline" else "")
-        series.setdefault(label, {})[r["batch"]] = r["throughput"]
-    return {label: (sorted(points), [points[b] for b in sorted(points)]) for label, points in series.items()}
+        series.setdefault(label, {}).setdefault(r["batch"], []).append(r["throughput"])
+    return {label: (sorted(points), [float(np.median(points[b])) for b in sorted(points)])
+            for label, points in series.items()}
 
 
 def write_throughput_plot(results: list[dict], path: str | Path) -> Path:
