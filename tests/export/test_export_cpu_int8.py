@@ -110,3 +110,13 @@ def test_tensorrt_rtx_builds_the_cpu_int8_file(tiny_cpu_int8, tmp_path):
                              progress=False)
     assert built.engine_path.name == "vitpose-tiny-int8-cpu.engine" and built.engine_path.stat().st_size > 0
     assert built.sidecar.precision == "int8" and built.sidecar_path.name == "vitpose-tiny-int8-cpu.json"
+
+
+def test_a_failure_in_the_quantization_process_is_an_export_error(tiny_fp32_onnx, tmp_path):
+    """Wrong-size crops make ONNX Runtime fail inside the worker process; its message comes back."""
+    from vitpose_trt.errors import ExportError
+
+    wrong = np.zeros((2, 3, 128, 96), np.float32)
+    with pytest.raises(ExportError, match="ONNX Runtime could not quantize"):
+        cpu_int8_onnx_from_fp32(tiny_fp32_onnx, tmp_path / "q.onnx", wrong)
+    assert list(tmp_path.iterdir()) == []

@@ -103,7 +103,7 @@ def _quantized_in_fresh_interpreter(src: Path, dst: Path, crops: np.ndarray, exc
 
 
 def _quantized_in_this_process(src: Path, dst: Path, crops: np.ndarray, excluded: list[str], verbose: bool) -> None:
-    """Run `quantize_static` on `src` -> `dst` (run in a spawned worker). Unless `verbose`, ONNX Runtime's
+    """Run `quantize_static` on `src` -> `dst` (in the fresh interpreter). Unless `verbose`, ONNX Runtime's
     console warnings are swallowed; a progress bar over the calibration crops replaces them."""
     quantization = import_optional("onnxruntime.quantization", "int8 quantization for ONNX Runtime")
     reader, bar = _calibration_reader(quantization.CalibrationDataReader, crops)
@@ -118,7 +118,7 @@ def _quantized_in_this_process(src: Path, dst: Path, crops: np.ndarray, excluded
                 activation_type=quantization.QuantType.QInt8, weight_type=quantization.QuantType.QInt8,
                 nodes_to_exclude=excluded, use_external_data_format=external_data_path(src).exists(),
                 calibrate_method=quantization.CalibrationMethod.MinMax, extra_options=options)
-    except (ValueError, RuntimeError, KeyError) as exc:
+    except Exception as exc:  # ONNX Runtime's own errors (InvalidArgument, Fail...) derive from Exception only
         raise ExportError(f"ONNX Runtime could not quantize {src.name} to int8: {exc}") from None
 
 
