@@ -12,6 +12,11 @@ to the image. The methods reproduce the official ViTPose (mmpose 0.x `top_down_e
 - "dark-udp": `post_dark_udp`: blur with reflect-101 borders, clip to [0.001, 50], log, one Newton step
   from central differences on the edge-padded map (Hessian + float32 eps * I).
 
+One departure from the official code, for both DARK variants: a Newton step longer than the blur
+kernel's radius (5 px for the default 11) on an axis is not taken: it leaves the neighbourhood the
+log-quadratic model describes. The official code takes it, and noisy or flat maps then give keypoints
+millions of pixels away; peaks, even ones cut by the map's edge, need far shorter steps.
+
 The blur is OpenCV's `GaussianBlur(kernel, kernel, sigma=0)` written with xp ops (no scipy, no cv2), so CuPy
 runs it too; `blur_sigma` overrides the sigma (Hugging Face's processor uses 0.8). Scores are the heatmap
 maxima (before any blur), float32.
@@ -159,14 +164,19 @@ def _quarter_offset(heatmaps, coords, xp):
     return coords + xp.where(inside[..., None], shift, 0).astype(xp.float32)
 
 
-def _newton_step(dx, dy, dxx, dxy, dyy, xp):
-    """(N, K, 2) float64 step -(Hessian^-1 @ gradient) for 2x2 symmetric Hessians; 0 where singular."""
+def _newton_step(dx, dy, dxx, dxy, dyy, max_step: float, xp):
+    """(N, K, 2) float64 step -(Hessian^-1 @ gradient) for 2x2 symmetric Hessians.
+
+    0 where the Hessian is singular (as the official code) and where the step is longer than `max_step`
+    px on an axis (the official code takes it: up to 1e9 px on noisy maps).
+    """
     dx, dy, dxx, dxy, dyy = (v.astype(xp.float64) for v in (dx, dy, dxx, dxy, dyy))
     det = dxx * dyy - dxy * dxy
     singular = det == 0
     safe = xp.where(singular, 1.0, det)
     step = xp.stack([-(dyy * dx - dxy * dy) / safe, -(dxx * dy - dxy * dx) / safe], axis=2)
-    return xp.where(singular[..., None], 0.0, step)
+    invalid = singular | (xp.abs(step) > max_step).any(axis=2)
+    return xp.where(invalid[..., None], 0.0, step)
 
 
 def _dark(heatmaps, coords, blur_kernel: int, blur_sigma, xp):
@@ -188,7 +198,7 @@ def _dark(heatmaps, coords, blur_kernel: int, blur_sigma, xp):
     dxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
     dyy = 0.25 * (at(0, 2) - 2 * center + at(0, -2))
     inside = (x > 1) & (x < width - 2) & (y > 1) & (y < height - 2)
-    step = _newton_step(dx, dy, dxx, dxy, dyy, xp)
+    step = _newton_step(dx, dy, dxx, dxy, dyy, max(1, blur_kernel // 2), xp)
     return coords + xp.where(inside[..., None], step, 0.0).astype(xp.float32)
 
 
@@ -215,7 +225,7 @@ def _dark_udp(heatmaps, coords, blur_kernel: int, blur_sigma, xp):
     dxy = 0.5 * (at(row + 1) - right - down + center + center - left - up + at(-row - 1))
     eps = float(np.finfo(np.float32).eps)
     dxx, dyy = dxx.astype(xp.float64) + eps, dyy.astype(xp.float64) + eps
-    step = _newton_step(dx, dy, dxx, dxy, dyy, xp)
+    step = _newton_step(dx, dy, dxx, dxy, dyy, max(1, blur_kernel // 2), xp)
     return coords + step.astype(xp.float32)
 
 
