@@ -4,11 +4,14 @@ Systems, all with the same weights (a random-init transformers ViTPose, saved wi
 - hf-fp32: transformers' pipeline, `VitPoseImageProcessor` (its PIL backend: transformers falls back
   to it without torchvision; same scipy warp and DARK code) + `VitPoseForPoseEstimation` (PyTorch eager)
   + `post_process_pose_estimation`;
-- ours-ort-fp32 / ours-ort-int8: `vitpose_trt.PoseEstimator` on ONNX Runtime with the fp32 export and the
-  int8 conversion of `vitpose_trt.export.export_precision` (ModelOpt Q/DQ; the rest of the graph fp16, as
-  TensorRT wants it - ONNX Runtime's CPU provider runs those fp16 parts slowly);
-- ours-ort-int8dyn: the same fp32 export through ONNX Runtime's own CPU recipe, `quantize_dynamic`
-  (int8 MatMul weights, activations quantized at run time, everything else fp32), made here.
+- ours-ort-fp32 / ours-ort-int8-cpu: `vitpose_trt.PoseEstimator` on ONNX Runtime with the fp32 export and
+  the CPU int8 export of `vitpose_trt.export.export_precision(..., "int8", target="onnxruntime-cpu")`
+  (`vitpose-export --precision int8 --target onnxruntime-cpu`: static Q/DQ calibrated on real crops,
+  the rest of the graph fp32);
+- ref-ort-dynamic-int8: a reference OUTSIDE the project: the same fp32 export through ONNX Runtime's
+  `quantize_dynamic` (int8 MatMul weights, activations quantized at run time), made by this script.
+(The project's TensorRT int8 file - unquantized parts fp16 - is not benchmarked: it is not meant for
+ONNX Runtime's CPU provider, which runs its fp16 parts slowly; earlier runs measured 0.82x HF.)
 Same work per frame: UDP warp, no flip test (HF's pipeline has none), DARK-UDP decode, image-px output.
 
 Each system runs in its own process (no shared thread pools), in interleaved rounds so that load
@@ -29,7 +32,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8", "ours-ort-int8dyn")
+SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu", "ref-ort-dynamic-int8")
+#: Which ONNX file (key of `prepare`'s result) each ONNX Runtime system runs.
+SYSTEM_FILES = {"ours-ort-fp32": "fp32", "ours-ort-int8-cpu": "int8-cpu", "ref-ort-dynamic-int8": "int8dyn"}
 PERSONS = 8
 BOXES_SEED = 0
 
@@ -48,7 +53,8 @@ def _hf_model(spec, seed: int = 0):
 
 
 def prepare(model_name: str, cache: Path) -> dict:
-    """HF folder + our fp32 and int8 ONNX files in `cache` (reused when present); their paths and reports."""
+    """HF folder + our fp32 and CPU int8 ONNX files + the dynamic-int8 reference in `cache` (reused when
+    present); their paths and reports."""
     import vitpose_trt as vt
     from vitpose_trt.export import export_precision
     from vitpose_trt.export.pipeline import onnx_path_for, report_path_for
@@ -57,16 +63,16 @@ def prepare(model_name: str, cache: Path) -> dict:
     hf_folder = cache / f"hf-{model_name}"
     if not (hf_folder / "config.json").is_file():
         _hf_model(spec_by_name(model_name)).save_pretrained(hf_folder)
-    int8 = onnx_path_for(cache, model_name, "int8")
-    if not int8.is_file():
-        export_precision(vt.load_model(hf_folder), "int8", cache, random_weights=True)
+    int8_cpu = onnx_path_for(cache, model_name, "int8", target="onnxruntime-cpu")
+    if not report_path_for(int8_cpu).is_file():
+        export_precision(vt.load_model(hf_folder), "int8", cache, random_weights=True, target="onnxruntime-cpu")
     fp32 = onnx_path_for(cache, model_name, "fp32")
     int8dyn = onnx_path_for(cache, model_name, "int8dyn")
     if not report_path_for(int8dyn).is_file():
         _dynamic_int8(vt.load_model(hf_folder), fp32, int8dyn)
-    reports = {p: json.loads(report_path_for(path).read_text())
-               for p, path in (("fp32", fp32), ("int8", int8), ("int8dyn", int8dyn))}
-    return {"hf": str(hf_folder), "fp32": str(fp32), "int8": str(int8), "int8dyn": str(int8dyn), "reports": reports}
+    files = {"fp32": fp32, "int8-cpu": int8_cpu, "int8dyn": int8dyn}
+    reports = {key: json.loads(report_path_for(path).read_text()) for key, path in files.items()}
+    return {"hf": str(hf_folder), **{key: str(path) for key, path in files.items()}, "reports": reports}
 
 
 def _dynamic_int8(model, fp32: Path, out: Path) -> None:
@@ -135,7 +141,7 @@ def measure(system: str, paths: dict, frames: int, warmup: int, threads: int) ->
     if system == "hf-fp32":
         frame = _hf_frame_call(paths["hf"], threads)
     else:
-        frame = _ours_frame_call(paths[system.rsplit("-", 1)[1]], threads)
+        frame = _ours_frame_call(paths[SYSTEM_FILES[system]], threads)
     for _ in range(warmup):
         frame()
     seconds = []
@@ -185,7 +191,8 @@ def markdown(results: dict) -> str:
     for name, row in results["systems"].items():
         lines.append(f"| {name} | {row['persons_per_s']:.2f} | {row['median_s_per_frame']:.3f} | "
                      f"{row['min_s']:.3f}-{row['max_s']:.3f} | {row['persons_per_s'] / base:.2f}x |")
-    lines += ["", "Heatmap accuracy of each ONNX file vs fp32 PyTorch (15 held-out crops; random weights):", ""]
+    lines += ["", "Heatmap accuracy of each ONNX file vs fp32 PyTorch (15 held-out crops; random weights; ONNX "
+              "Runtime CPU, default graph optimisations):", ""]
     for precision, report in results["accuracy_reports"].items():
         lines.append(f"- {precision}: rel-L2 {report['relative_l2']:.3g}, cosine {report['cosine']:.6f} "
                      f"({Path(report['onnx']).name})")
@@ -224,7 +231,9 @@ def main(argv=None) -> int:
         "environment": _environment(args.threads), "accuracy_reports": paths["reports"],
         "notes": ["random weights (same in every system): speed only; correctness is tests/runtime/"
                   "test_runtime_hf_parity.py", "no flip test in any system; UDP warp + DARK-UDP decode",
-                  "each system in its own process, systems interleaved per round"],
+                  "each system in its own process, systems interleaved per round",
+                  "ref-ort-dynamic-int8 is a reference outside the project (ONNX Runtime quantize_dynamic, "
+                  "made by this script), not something vitpose-export writes"],
     }
     write_results(results, args.out)
     print(markdown(results))
