@@ -18,7 +18,7 @@ import pytest
 import vitpose_trt as vt
 
 WARMUP_CALLS = 200
-SOAK_CALLS = 2000
+SOAK_CALLS = 1500
 RSS_SAMPLE_EVERY = 250
 #: (height, width) of the frames, cycled.
 IMAGE_SIZES = [(480, 640), (720, 1280), (240, 320), (1080, 1920), (100, 80), (333, 517)]
