@@ -31,6 +31,7 @@ BAD_INVOCATIONS = [
     ("export", "--output a-file", "cannot create output folder"),
     ("export", "--compute-capability 9.9 --builder tensorrt-rtx", "cannot target compute capability"),
     ("export", "--unknown-flag", "unrecognized arguments"),
+    ("export", "--builder none --workspace 512", "only apply to engine builds"),
     ("bench", "--batch 0", "out of range"),
     ("bench", "--iters x", "not an integer"),
     ("bench", "--backend nope", "unknown backend"),

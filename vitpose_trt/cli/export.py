@@ -117,6 +117,12 @@ def _build_options(args: argparse.Namespace):
 
     batch = parse_batch(args.batch)
     if args.builder == "none":
+        engine_only = {"--workspace": args.workspace, "--opt-level": args.opt_level,
+                       "--compute-capability": args.compute_capability, "--timing-cache": args.timing_cache,
+                       "--force": args.force or None}
+        given = [flag for flag, value in engine_only.items() if value is not None]
+        if given:  # ignoring them would silently drop what was asked for
+            raise ConfigError(f"{', '.join(given)} only apply to engine builds; --builder none builds no engine")
         return None
     ccs = tuple(c for c in (args.compute_capability or "").split(",") if c.strip())
     return BuildOptions(builder=args.builder, batch=batch, workspace_mib=args.workspace,
