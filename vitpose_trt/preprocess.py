@@ -13,6 +13,7 @@ from .dependencies import import_optional
 from .errors import ConfigError, InputError
 from .geometry import boxes_xyxy, warps_from_boxes
 from .specs import INPUT_HEIGHT, INPUT_WIDTH, PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from .validation import checked_image
 
 COLORS = ("bgr", "rgb")
 #: Channel order that turns an image of each color order into RGB.
@@ -21,19 +22,6 @@ _CHANNELS = 3
 #: What the warp writes outside the image, before normalisation (official: cv2's default constant 0).
 BORDER_VALUE = 0
 _UINT8_LEVELS = 256
-
-
-def checked_image(image) -> np.ndarray:
-    """Return `image` as a C-contiguous (H, W, 3) uint8 numpy array, or raise `InputError`."""
-    if not isinstance(image, np.ndarray):
-        raise InputError(f"image must be a numpy array (H, W, 3) uint8, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != _CHANNELS:
-        raise InputError(f"image must have shape (H, W, 3), got {image.shape}")
-    if image.dtype != np.uint8:
-        raise InputError(f"image must be uint8, got {image.dtype}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise InputError(f"image is empty: shape {image.shape}")
-    return np.ascontiguousarray(image)
 
 
 def _checked_out(out, count: int) -> np.ndarray:

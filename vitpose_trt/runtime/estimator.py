@@ -21,7 +21,7 @@ from .backends import AUTO, open_backend
 from ..preprocess import checked_color
 from .devices import array_module_for, crop_stage_for, host_array
 from .poses import Poses
-from .validation import checked_boxes, checked_image
+from ..validation import checked_boxes, checked_image
 
 #: Flip test runs every crop twice: as it is and mirrored.
 FLIP_COPIES = 2

@@ -1,4 +1,4 @@
-"""Checks at the `PoseEstimator` boundary: images and boxes a user passes in, raised as `InputError`.
+"""Checks at the public boundary (PoseEstimator, preprocess): images and boxes a user passes in, as `InputError`.
 
 Numpy only. Everything past this module may assume a (H, W, 3) uint8 C-contiguous image and an (N, 4)
 float64 xyxy box array with finite, non-degenerate boxes.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from ..geometry import boxes_xyxy, numeric_array
+from .errors import InputError
+from .geometry import boxes_xyxy, numeric_array
 
 #: An image is (height, width, channels) with this many colour channels.
 IMAGE_CHANNELS = 3
