@@ -1,31 +1,27 @@
 #!/usr/bin/env bash
 # Reproduce benchmarks/model_only/cpu-vitpose-s.* : ViTPose-S model-only on the CPU, ONNX Runtime vs
 # PyTorch eager, fp32, batch 1 and 8, all usable cores. Run from the repository root in the venv.
-# Each backend runs in its own process so neither inherits the other's thread pools; the two JSON
-# reports are then merged into one (same environment block, both results lists, both peaks).
+#
+# Each backend runs in its own process (neither inherits the other's thread pools). On a shared machine
+# the load changes from minute to minute, so the two backends alternate over ROUNDS rounds (the order
+# flips every round) and the merged report keeps every round; summarise.py reports the median round.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=benchmarks/model_only
-iters=${ITERS:-30}
+rounds=${ROUNDS:-3}
+iters=${ITERS:-20}
 warmup=${WARMUP:-5}
-for backend in onnxruntime torch; do
-  vitpose-bench --model vitpose-s --backend "$backend" --precision fp32 --batch 1,8 \
-    --iters "$iters" --warmup "$warmup" --json "$out/.cpu-vitpose-s-$backend.json"
+parts=()
+for round in $(seq 1 "$rounds"); do
+  order="onnxruntime torch"
+  if (( round % 2 == 0 )); then order="torch onnxruntime"; fi
+  for backend in $order; do
+    part="$out/.round$round-$backend.json"
+    echo "round $round/$rounds: $backend (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    vitpose-bench --model vitpose-s --backend "$backend" --precision fp32 --batch 1,8 \
+      --iters "$iters" --warmup "$warmup" --json "$part" > /dev/null
+    parts+=("$part")
+  done
 done
-python - "$out" <<'PY'
-import json, sys
-from pathlib import Path
-from vitpose_trt.bench.plot import write_throughput_plot
-from vitpose_trt.bench.report import merged_report, write_atomically, write_json
-from vitpose_trt.bench.tables import markdown_report
-
-out = Path(sys.argv[1])
-parts = [out / f".cpu-vitpose-s-{b}.json" for b in ("onnxruntime", "torch")]
-report = merged_report([json.loads(p.read_text()) for p in parts])
-write_json(report, out / "cpu-vitpose-s.json")
-text = markdown_report(report)
-write_atomically(out / "cpu-vitpose-s.md", lambda tmp: tmp.write_text(text))
-write_throughput_plot(report["results"], out / "cpu-vitpose-s.png")
-for p in parts:
-    p.unlink()
-PY
+python "$out/summarise.py" "$out/cpu-vitpose-s" "${parts[@]}"
+rm -f "${parts[@]}"

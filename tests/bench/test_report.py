@@ -28,7 +28,8 @@ def test_tiny_report_fits_the_schema(tiny_report):
         assert r["host_peak_rss_mib"] > 0 and r["clock"] == "perf_counter" and r["threads"] == 1
     artifacts = {(r["backend"], r["precision"]): r["artifact"] for r in rows}
     assert artifacts[("onnxruntime", "fp32")].endswith("vitpose-tiny.onnx")
-    assert artifacts[("onnxruntime", "int8")].endswith("vitpose-tiny-int8.onnx")
+    # ONNX Runtime's int8 is the export library's CPU recipe (vitpose-export --target onnxruntime-cpu).
+    assert artifacts[("onnxruntime", "int8")].endswith("vitpose-tiny-int8-cpu.onnx")
     assert artifacts[("torch", "fp32")] is None
     assert artifacts[("onnxruntime", "fp16")].endswith("vitpose-tiny-fp16.onnx")
     # torch x int8 and torch x fp16 came from crossing the lists: skipped with a reason, not dropped.

@@ -20,6 +20,8 @@ CACHE_ENV = "VITPOSE_TRT_CACHE"
 DEFAULT_CACHE_DIR = Path("~/.cache/vitpose-trt/bench")
 #: Seed of the random weights of named models, so every run times the same network.
 WEIGHTS_SEED = 0
+#: vitpose-export's targets (`vitpose_trt.export.pipeline.TARGETS`), spelled here so this module imports light.
+TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET = "tensorrt", "onnxruntime-cpu"
 #: The note on every result of a named model.
 RANDOM_WEIGHTS_NOTE = f"random weights (seed {WEIGHTS_SEED}): the timing is real, the poses are not"
 LOCK_TIMEOUT_S = 1800
@@ -56,11 +58,12 @@ def _cache_stem(source: ModelSource) -> str:
     return f"{source.path.stem}-{hashlib.sha256(key).hexdigest()[:KEY_DIGEST_CHARS]}"
 
 
-def onnx_for(source: ModelSource, precision: str, folder: Path) -> Path:
-    """Path of `source` as an ONNX file in `precision`, exporting it into `folder` when not cached.
+def onnx_for(source: ModelSource, precision: str, folder: Path, target: str = TENSORRT_TARGET) -> Path:
+    """Path of `source` as an ONNX file in `precision` for `target`, exporting it into `folder` when not cached.
 
-    Files are named like vitpose-export's (`<model>.onnx`, `<model>-<precision>.onnx`). An `.onnx`
-    source is returned as it is (its precision is whatever its metadata says).
+    target: who runs the file, as in vitpose-export: "tensorrt" (fp16/int8 as TensorRT runs them) or
+    "onnxruntime-cpu" (int8 with everything else fp32, ONNX Runtime's CPU recipe). Files are named like
+    vitpose-export's. An `.onnx` source is returned as it is (its precision is whatever its metadata says).
     """
     if source.kind == "onnx":
         return source.path
@@ -68,31 +71,40 @@ def onnx_for(source: ModelSource, precision: str, folder: Path) -> Path:
 
     filelock = import_optional("filelock", "the benchmark's export cache")
     folder.mkdir(parents=True, exist_ok=True)
-    target = onnx_path_for(folder, _cache_stem(source), precision)
-    with filelock.FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S):
-        if not target.exists():
-            _export(source, precision, target, folder)
-    return target
+    path = onnx_path_for(folder, _cache_stem(source), precision, target)
+    with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+        if not path.exists():
+            _export(source, precision, target, path, folder)
+    return path
 
 
-def _export(source: ModelSource, precision: str, target: Path, folder: Path) -> None:
-    """Write `target`: fp32 straight from PyTorch, other precisions from the cached fp32 file."""
+def _export(source: ModelSource, precision: str, target: str, path: Path, folder: Path) -> None:
+    """Write `path`: fp32 straight from PyTorch, other precisions from the cached fp32 file."""
     if precision == "fp32":
         from ..export.onnx_export import export_onnx
 
-        export_onnx(torch_model(source), target)
+        export_onnx(torch_model(source), path)
         return
-    from ..export.calibration import DEFAULT_CALIB_COUNT, SAMPLE_CALIBRATION_IMAGES, sample_crops
+    from ..export.calibration import SAMPLE_CALIBRATION_IMAGES, sample_crops
+    from ..export.cpu_quantization import cpu_int8_onnx_from_fp32
     from ..export.files import metadata_from_onnx
     from ..export.fp16 import fp16_onnx_from_fp32
+    from ..export.pipeline import checked_target, default_calib_count
     from ..export.quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
 
+    checked_target(target, precision)
     fp32 = onnx_for(source, "fp32", folder)
     warp = metadata_from_onnx(fp32).keypoints.warp
-    crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, DEFAULT_CALIB_COUNT)
-    if precision in QUANTIZED_PRECISIONS:
-        quantized_onnx_from_fp32(fp32, target, precision, crops)
-    elif precision == "fp16":
-        fp16_onnx_from_fp32(fp32, target, crops)
+    crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
+    if target == ONNXRUNTIME_CPU_TARGET:
+        cpu_int8_onnx_from_fp32(fp32, path, crops)
+    elif precision in QUANTIZED_PRECISIONS:
+        quantized_onnx_from_fp32(fp32, path, precision, crops)
     else:
-        raise ConfigError(f"unknown precision {precision!r}")
+        fp16_onnx_from_fp32(fp32, path, crops)
+
+
+def onnx_target_for(backend: str, precision: str) -> str:
+    """The export target whose recipe suits `backend`: ONNX Runtime's CPU int8 recipe for onnxruntime int8
+    (the TensorRT recipe keeps unquantized parts fp16, which the CPU provider runs slowly), else TensorRT's."""
+    return ONNXRUNTIME_CPU_TARGET if backend == "onnxruntime" and precision == "int8" else TENSORRT_TARGET

@@ -17,7 +17,7 @@ from ..dependencies import import_optional
 from ..errors import ConfigError
 from ..metadata import ArtifactMetadata
 from ..specs import INPUT_HEIGHT, INPUT_WIDTH
-from .artifacts import RANDOM_WEIGHTS_NOTE, onnx_for, torch_model
+from .artifacts import RANDOM_WEIGHTS_NOTE, onnx_for, onnx_target_for, torch_model
 from .sources import ModelSource
 from .timing import CudaEventClock, HostClock
 
@@ -47,7 +47,7 @@ def random_crops(batch: int) -> np.ndarray:
 def backend_source(source: ModelSource, backend: str, precision: str, batch: int, folder: Path):
     """What to hand the `backend` class: an ONNX path, an engine path, or a torch module."""
     if backend == "onnxruntime":
-        return onnx_for(source, precision, folder)
+        return onnx_for(source, precision, folder, onnx_target_for(backend, precision))
     if backend == "tensorrt":
         return source.path if source.kind == "engine" else _engine_for(source, precision, batch, folder)
     if precision != "fp32":
