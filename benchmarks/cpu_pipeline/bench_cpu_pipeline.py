@@ -176,10 +176,10 @@ def _environment(threads: int) -> dict:
 
 def write_results(results: dict, stem: Path) -> None:
     """`stem`.json and `stem`.md, each written atomically."""
-    from vitpose_trt.bench.report import write_atomically
+    from vitpose_trt.atomic_files import write_text_atomically
 
-    write_atomically(stem.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(results, indent=2)))
-    write_atomically(stem.with_suffix(".md"), lambda tmp: tmp.write_text(markdown(results)))
+    write_text_atomically(stem.with_suffix(".json"), json.dumps(results, indent=2))
+    write_text_atomically(stem.with_suffix(".md"), markdown(results))
 
 
 def markdown(results: dict) -> str:

@@ -20,7 +20,7 @@ import statistics
 from vitpose_trt.bench.artifacts import cache_dir
 from vitpose_trt.bench.environment import environment
 from vitpose_trt.bench.model_only import flops_per_crop
-from vitpose_trt.bench.report import write_atomically
+from vitpose_trt.atomic_files import write_text_atomically
 from vitpose_trt.bench.roofline import cpu_matmul_peak
 from vitpose_trt.bench.sources import model_source
 from vitpose_trt.bench.targets import backend_source, loaded_target
@@ -79,7 +79,7 @@ def main() -> None:
     if args.json:
         report = {"model": args.model, "environment": environment(args.threads), "results": results}
         text = json.dumps(report, indent=1) + "\n"
-        write_atomically(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_text_atomically(args.json, text)
 
 
 if __name__ == "__main__":

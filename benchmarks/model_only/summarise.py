@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from vitpose_trt.bench.plot import write_throughput_plot
-from vitpose_trt.bench.report import merged_report, write_atomically, write_json
+from vitpose_trt.atomic_files import write_text_atomically
+from vitpose_trt.bench.report import merged_report, write_json
 from vitpose_trt.bench.tables import markdown_report
 
 
@@ -44,7 +45,7 @@ def main(prefix: str, parts: list[str]) -> None:
     lines = summary_lines(merged["results"])
     write_json(merged, f"{prefix}.json")
     text = markdown_report(merged) + "\n## Median over rounds\n\n" + "\n".join(lines) + "\n"
-    write_atomically(Path(f"{prefix}.md"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_text_atomically(Path(f"{prefix}.md"), text)
     write_throughput_plot(merged["results"], f"{prefix}.png")
     print("\n".join(lines))
 

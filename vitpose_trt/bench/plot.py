@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import staged_path
 from ..dependencies import import_optional
-from .report import write_atomically
 
 FIGURE_SIZE_IN = (7.0, 4.5)
 DPI = 120
@@ -28,7 +28,7 @@ def throughput_series(results: list[dict]) -> dict[str, tuple[list[int], list[fl
 
 def write_throughput_plot(results: list[dict], path: str | Path) -> Path:
     """Draw throughput (items/s) against batch size for `results` and save a PNG at `path`, atomically."""
-    matplotlib = import_optional("matplotlib", "the throughput plot")
+    import_optional("matplotlib", "the throughput plot")
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
@@ -46,4 +46,6 @@ def write_throughput_plot(results: list[dict], path: str | Path) -> Path:
     ax.set_title("vitpose-bench: throughput vs batch")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    with staged_path(path) as temp:
+        fig.savefig(temp, format="png")
+    return Path(path)

@@ -19,11 +19,9 @@ throughput is crops/s (model-only) or persons/s (pipeline).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
+from ..atomic_files import write_text_atomically
 from ..errors import ConfigError
 
 REPORT_SCHEMA = 1
@@ -89,28 +87,10 @@ def checked_report(report: dict) -> dict:
     return report
 
 
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp_path)` for a temp file beside `path`, then move it over `path` in one step.
-
-    Readers never see a half-written report; a failed write leaves no temp file behind.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_json(report: dict, path: str | Path) -> Path:
     """Check `report` against the schema and write it as indented JSON to `path`, atomically."""
     text = json.dumps(checked_report(report), indent=2, sort_keys=False) + "\n"
-    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_text_atomically(path, text)
 
 
 def merged_report(reports: list[dict]) -> dict:

@@ -111,14 +111,15 @@ def _threads(args: argparse.Namespace) -> int:
 
 def _write_outputs(report: dict, outputs: dict) -> None:
     from ..bench.plot import write_throughput_plot
-    from ..bench.report import write_atomically, write_json
+    from ..atomic_files import write_text_atomically
+    from ..bench.report import write_json
     from ..bench.tables import markdown_report
 
     if outputs["json"]:
         write_json(report, outputs["json"])
     if outputs["markdown"]:
         text = markdown_report(report)
-        write_atomically(outputs["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_text_atomically(outputs["markdown"], text)
     if outputs["plot"]:
         write_throughput_plot(report["results"], outputs["plot"])
 
