@@ -92,8 +92,12 @@ class ArtifactMetadata:
 
     @classmethod
     def from_json(cls, text: str, source: str = "metadata") -> ArtifactMetadata:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EngineLoadError(f"{source}: metadata is not valid JSON ({exc})") from exc
-        return cls.from_dict(data, source)
+        return cls.from_dict(parsed_json(text, source, "metadata"), source)
+
+
+def parsed_json(text: str, source: str, what: str):
+    """`json.loads(text)`, or `EngineLoadError` saying that `what` in `source` is not valid JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EngineLoadError(f"{source}: {what} is not valid JSON ({exc})") from exc

@@ -24,6 +24,7 @@ import numpy as np
 
 import vitpose_trt as vt
 from vitpose_trt.atomic_files import write_text_atomically
+from vitpose_trt.bench.memory import current_rss_mib
 
 #: (height, width) of the synthetic frames, cycled call by call.
 IMAGE_SIZES = [(480, 640), (720, 1280), (240, 320), (1080, 1920), (100, 80), (333, 517)]
@@ -35,14 +36,6 @@ DEFAULT_SAMPLE_SECONDS = 2.0
 TABLE_ROWS = 20
 HERE = Path(__file__).resolve().parent
 
-
-def rss_mib() -> float:
-    """Resident set size of this process in MiB (Linux /proc)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def tiny_onnx(folder: Path) -> Path:
@@ -79,7 +72,7 @@ def soak(estimator, seconds: float, sample_seconds: float) -> list[dict]:
         now = time.perf_counter()
         if now >= next_sample:
             samples.append({"seconds": round(now - start, 2), "calls": count, "persons": persons,
-                            "rss_mib": round(rss_mib(), 2)})
+                            "rss_mib": round(current_rss_mib(), 2)})
             next_sample += sample_seconds
             if now - start >= seconds:
                 return samples

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import vitpose_trt as vt
+from vitpose_trt.bench.memory import current_rss_mib
 
 WARMUP_CALLS = 200
 SOAK_CALLS = 1500
@@ -27,14 +28,6 @@ MAX_PERSONS = 2
 RSS_BOUND_MIB = 12.0
 PYTHON_BOUND_MIB = 1.0
 MIB = 2**20
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def _frames() -> list[np.ndarray]:
@@ -62,13 +55,13 @@ def test_thousands_of_calls_do_not_grow_memory(tiny_onnx_path):
     gc.collect()
     tracemalloc.start()
     try:
-        rss_start, python_start = _rss_mib(), tracemalloc.get_traced_memory()[0]
+        rss_start, python_start = current_rss_mib(), tracemalloc.get_traced_memory()[0]
         rss_samples = _soak(estimator, frames)
         gc.collect()
         python_growth = (tracemalloc.get_traced_memory()[0] - python_start) / MIB
     finally:
         tracemalloc.stop()
-    rss_growth = _rss_mib() - rss_start
+    rss_growth = current_rss_mib() - rss_start
     assert rss_growth < RSS_BOUND_MIB, f"RSS grew {rss_growth:.1f} MiB over {SOAK_CALLS} calls: {rss_samples}"
     assert python_growth < PYTHON_BOUND_MIB, f"live Python/numpy memory grew {python_growth:.2f} MiB"
 
@@ -80,5 +73,5 @@ def _soak(estimator, frames) -> list[float]:
         poses = estimator(image, boxes)
         assert len(poses) == len(boxes) and np.isfinite(poses.keypoints).all()
         if index % RSS_SAMPLE_EVERY == 0:
-            samples.append(round(_rss_mib(), 1))
+            samples.append(round(current_rss_mib(), 1))
     return samples

@@ -20,15 +20,28 @@ _RESET_PEAK_RSS = "5"
 KIB, MIB = 1024, 1024**2
 
 
-def _vm_hwm_bytes() -> int | None:
+def _status_bytes(field: str) -> int | None:
+    """A memory field of /proc/self/status ("VmRSS", "VmHWM") in bytes; None where there is no such file."""
     try:
         with open(_STATUS, encoding="ascii") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * KIB
     except OSError:
         return None
     return None
+
+
+def _vm_hwm_bytes() -> int | None:
+    return _status_bytes("VmHWM")
+
+
+def current_rss_mib() -> float:
+    """Resident set size of this process now, in MiB (Linux /proc); `OSError` where it can't be read."""
+    rss = _status_bytes("VmRSS")
+    if rss is None:
+        raise OSError(f"no VmRSS in {_STATUS}: current RSS needs Linux")
+    return rss / MIB
 
 
 def _ru_maxrss_bytes() -> int:

@@ -80,7 +80,7 @@ def _eval(args: argparse.Namespace) -> int:
     from ..coco_annotations import KeypointAnnotations
     from ..detections import ANY_CATEGORY, Detections
     from ..evaluation import evaluate, metric_differences
-    from ..atomic_files import staged_path
+    from ..atomic_files import write_text_atomically
 
     annotations = KeypointAnnotations(args.annotations, args.images, args.max_images)
     detections = None
@@ -100,8 +100,7 @@ def _eval(args: argparse.Namespace) -> int:
               f"(AP {metrics[0].stats['AP']:.4f} -> {metrics[1].stats['AP']:.4f})")
         summary["compare"] = {"model": args.compare, **metrics[1].to_dict(), "difference": delta}
     if args.json is not None:
-        with staged_path(Path(args.json)) as temp:
-            temp.write_text(json.dumps(summary, indent=2) + "\n")
+        write_text_atomically(args.json, json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -115,7 +115,7 @@ def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..detections import Detections
     from ..inference import estimator_for, results_for_frames, whole_image_boxes
-    from ..atomic_files import staged_path
+    from ..atomic_files import write_text_atomically
     from ..media import MediaSource
 
     category = _category(args.category_id)
@@ -136,8 +136,7 @@ def _infer(args: argparse.Namespace) -> int:
         results, run = results_for_frames(estimator, source, boxes_for, on_poses=render, total=len(source) or None)
     if detections is not None and len(detections) and run.poses == 0:
         print(f"warning: none of the {len(detections)} detections matched a frame (by image_id or file_name)")
-    with staged_path(output / RESULTS_FILE) as temp:
-        temp.write_text(json.dumps(results))
+    write_text_atomically(output / RESULTS_FILE, json.dumps(results))
     print(run.describe())
     print(f"wrote {output / RESULTS_FILE}" + (f" and the rendered {'video' if source.is_video else 'images'}"
                                                 if args.render else ""))

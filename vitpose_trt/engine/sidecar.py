@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import ConfigError, EngineLoadError
-from ..metadata import ArtifactMetadata
+from ..metadata import ArtifactMetadata, parsed_json
 from .library import TENSORRT_RTX, cli_builder_name, library_name, parsed_version
 from .network import TensorInfo
 from .target import compute_capability_name
@@ -111,11 +111,7 @@ class EngineSidecar:
 
     @classmethod
     def from_json(cls, text: str, source: str = "sidecar") -> EngineSidecar:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EngineLoadError(f"{source}: not valid JSON ({exc})") from exc
-        return cls.from_dict(data, source)
+        return cls.from_dict(parsed_json(text, source, "engine sidecar"), source)
 
 
 def sidecar_path_for(engine_path: Path) -> Path:
