@@ -27,6 +27,9 @@ from .specs import (
 ONNX_METADATA_KEY = "vitpose_trt"
 #: Bumped when a field changes meaning; readers refuse newer schemas.
 SCHEMA_VERSION = 1
+#: Who an ONNX file is for (`ArtifactMetadata.target`): TensorRT (every engine's source), or ONNX Runtime
+#: on CPUs (vitpose-export --target onnxruntime-cpu: dynamic int8, which TensorRT cannot build).
+TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET = "tensorrt", "onnxruntime-cpu"
 
 
 @dataclass
@@ -62,6 +65,11 @@ class ArtifactMetadata:
             pipeline=keypoints.pipeline_settings(),
             spec=spec.to_dict(),
         )
+
+    @property
+    def target(self) -> str:
+        """Who the file is for: `extra["target"]`, or `TENSORRT_TARGET` where none is recorded (fp32, fp16)."""
+        return self.extra.get("target", TENSORRT_TARGET)
 
     @property
     def keypoints(self) -> KeypointSet:

@@ -6,10 +6,8 @@ Systems, all with the same weights (a random-init transformers ViTPose, saved wi
   + `post_process_pose_estimation`;
 - ours-ort-fp32 / ours-ort-int8-cpu: `vitpose_trt.PoseEstimator` on ONNX Runtime with the fp32 export and
   the CPU int8 export of `vitpose_trt.export.export_precision(..., "int8", target="onnxruntime-cpu")`
-  (`vitpose-export --precision int8 --target onnxruntime-cpu`: static Q/DQ calibrated on real crops,
-  the rest of the graph fp32);
-- ref-ort-dynamic-int8: a reference OUTSIDE the project: the same fp32 export through ONNX Runtime's
-  `quantize_dynamic` (int8 MatMul weights, activations quantized at run time), made by this script.
+  (`vitpose-export --precision int8 --target onnxruntime-cpu`: ONNX Runtime's dynamic int8 on every
+  weight MatMul, 7-bit per-channel weights, the rest of the graph fp32).
 (The project's TensorRT int8 file - unquantized parts fp16 - is not benchmarked: it is not meant for
 ONNX Runtime's CPU provider, which runs its fp16 parts slowly; earlier runs measured 0.82x HF.)
 Same work per frame: UDP warp, no flip test (HF's pipeline has none), DARK-UDP decode, image-px output.
@@ -32,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu", "ref-ort-dynamic-int8")
+SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu")
 #: Which ONNX file (key of `prepare`'s result) each ONNX Runtime system runs.
-SYSTEM_FILES = {"ours-ort-fp32": "fp32", "ours-ort-int8-cpu": "int8-cpu", "ref-ort-dynamic-int8": "int8dyn"}
+SYSTEM_FILES = {"ours-ort-fp32": "fp32", "ours-ort-int8-cpu": "int8-cpu"}
 PERSONS = 8
 BOXES_SEED = 0
 
@@ -53,10 +51,11 @@ def _hf_model(spec, seed: int = 0):
 
 
 def prepare(model_name: str, cache: Path) -> dict:
-    """HF folder + our fp32 and CPU int8 ONNX files + the dynamic-int8 reference in `cache` (reused when
-    present); their paths and reports."""
+    """HF folder + our fp32 and CPU int8 ONNX files in `cache` (reused when present and made by the current
+    CPU int8 recipe); their paths and reports."""
     import vitpose_trt as vt
     from vitpose_trt.export import export_precision
+    from vitpose_trt.export.cpu_quantization import is_current_cpu_int8
     from vitpose_trt.export.pipeline import onnx_path_for, report_path_for
     from vitpose_trt.specs import spec_by_name
 
@@ -64,36 +63,11 @@ def prepare(model_name: str, cache: Path) -> dict:
     if not (hf_folder / "config.json").is_file():
         _hf_model(spec_by_name(model_name)).save_pretrained(hf_folder)
     int8_cpu = onnx_path_for(cache, model_name, "int8", target="onnxruntime-cpu")
-    if not report_path_for(int8_cpu).is_file():
+    if not report_path_for(int8_cpu).is_file() or not is_current_cpu_int8(int8_cpu):
         export_precision(vt.load_model(hf_folder), "int8", cache, random_weights=True, target="onnxruntime-cpu")
-    fp32 = onnx_path_for(cache, model_name, "fp32")
-    int8dyn = onnx_path_for(cache, model_name, "int8dyn")
-    if not report_path_for(int8dyn).is_file():
-        _dynamic_int8(vt.load_model(hf_folder), fp32, int8dyn)
-    files = {"fp32": fp32, "int8-cpu": int8_cpu, "int8dyn": int8dyn}
+    files = {"fp32": onnx_path_for(cache, model_name, "fp32"), "int8-cpu": int8_cpu}
     reports = {key: json.loads(report_path_for(path).read_text()) for key, path in files.items()}
     return {"hf": str(hf_folder), **{key: str(path) for key, path in files.items()}, "reports": reports}
-
-
-def _dynamic_int8(model, fp32: Path, out: Path) -> None:
-    """ONNX Runtime `quantize_dynamic` of `fp32` (MatMul weights int8) -> `out`, with metadata and a report."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from vitpose_trt.export.accuracy import accuracy_report, heatmaps_from_onnx, heatmaps_from_torch
-    from vitpose_trt.export.calibration import held_out_crops
-    from vitpose_trt.export.files import metadata_from_onnx, with_metadata, with_precision, write_json_atomic
-    from vitpose_trt.export.pipeline import report_path_for
-
-    quantize_dynamic(str(fp32), str(out), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-    proto = onnx.load(str(out))
-    with_metadata(proto, with_precision(metadata_from_onnx(fp32), "int8", quantizer="onnxruntime quantize_dynamic"))
-    onnx.save(proto, str(out))
-    crops = held_out_crops(model.keypoints.warp)
-    report = accuracy_report(heatmaps_from_torch(model, crops), heatmaps_from_onnx(out, crops), precision="int8",
-                             onnx=str(out), model=model.spec.name, tolerance=0.1,
-                             crop_source="scikit-image astronaut, coffee, chelsea")
-    write_json_atomic(report.to_dict(), report_path_for(out))
 
 
 def _frame_inputs():
@@ -231,9 +205,7 @@ def main(argv=None) -> int:
         "environment": _environment(args.threads), "accuracy_reports": paths["reports"],
         "notes": ["random weights (same in every system): speed only; correctness is tests/runtime/"
                   "test_runtime_hf_parity.py", "no flip test in any system; UDP warp + DARK-UDP decode",
-                  "each system in its own process, systems interleaved per round",
-                  "ref-ort-dynamic-int8 is a reference outside the project (ONNX Runtime quantize_dynamic, "
-                  "made by this script), not something vitpose-export writes"],
+                  "each system in its own process, systems interleaved per round"],
     }
     write_results(results, args.out)
     print(markdown(results))

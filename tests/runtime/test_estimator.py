@@ -132,3 +132,19 @@ def test_box_scores_reach_the_coco_results(onnx_estimator, astronaut_bgr):
     for scored, unscored, box_score in zip(results, plain, [0.9, 0.5, 1.0]):
         assert scored["score"] == pytest.approx(unscored["score"] * box_score, rel=1e-6)
         assert scored["keypoints"] == unscored["keypoints"]
+
+
+def test_the_cpu_int8_file_runs_with_the_fp32_files_settings(onnx_estimator, peaked_tiny_onnx, astronaut_bgr,
+                                                              tmp_path):
+    """vitpose-export --target onnxruntime-cpu's file (dynamic int8 MatMuls) through PoseEstimator: same
+    keypoint set and pipeline from its metadata, same poses as the fp32 file. (The peaked model's attention
+    and MLP outputs are zero weights, exact in int8, so the poses agree; int8 accuracy on random weights is
+    tests/export/test_export_cpu_int8.py's.)"""
+    from vitpose_trt.export.cpu_quantization import cpu_int8_onnx_from_fp32
+
+    int8 = vt.PoseEstimator(cpu_int8_onnx_from_fp32(peaked_tiny_onnx, tmp_path / "peaked-tiny-int8-cpu.onnx"))
+    assert int8.backend.name == "onnxruntime" and int8.backend.metadata.precision == "int8"
+    assert int8.keypoints.name == onnx_estimator.keypoints.name and int8.flip_test == onnx_estimator.flip_test
+    by_fp32, by_int8 = onnx_estimator(astronaut_bgr, ASTRONAUT_BOXES), int8(astronaut_bgr, ASTRONAUT_BOXES)
+    assert np.abs(by_fp32.keypoints - by_int8.keypoints).max() < 1e-3
+    assert np.abs(by_fp32.scores - by_int8.scores).max() < 1e-4

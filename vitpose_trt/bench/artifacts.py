@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..dependencies import import_optional
 from ..errors import ConfigError
+from ..metadata import ONNXRUNTIME_CPU_TARGET, TENSORRT_TARGET
 from .sources import ModelSource
 
 #: Environment variable overriding the cache folder.
@@ -20,8 +21,6 @@ CACHE_ENV = "VITPOSE_TRT_CACHE"
 DEFAULT_CACHE_DIR = Path("~/.cache/vitpose-trt/bench")
 #: Seed of the random weights of named models, so every run times the same network.
 WEIGHTS_SEED = 0
-#: vitpose-export's targets (`vitpose_trt.export.pipeline.TARGETS`), spelled here so this module imports light.
-TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET = "tensorrt", "onnxruntime-cpu"
 #: The note on every result of a named model.
 RANDOM_WEIGHTS_NOTE = f"random weights (seed {WEIGHTS_SEED}): the timing is real, the poses are not"
 LOCK_TIMEOUT_S = 1800
@@ -62,7 +61,7 @@ def onnx_for(source: ModelSource, precision: str, folder: Path, target: str = TE
     """Path of `source` as an ONNX file in `precision` for `target`, exporting it into `folder` when not cached.
 
     target: who runs the file, as in vitpose-export: "tensorrt" (fp16/int8 as TensorRT runs them) or
-    "onnxruntime-cpu" (int8 with everything else fp32, ONNX Runtime's CPU recipe). Files are named like
+    "onnxruntime-cpu" (ONNX Runtime's dynamic int8, everything else fp32). Files are named like
     vitpose-export's. An `.onnx` source is returned as it is (its precision is whatever its metadata says).
     """
     if source.kind == "onnx":
@@ -73,9 +72,18 @@ def onnx_for(source: ModelSource, precision: str, folder: Path, target: str = TE
     folder.mkdir(parents=True, exist_ok=True)
     path = onnx_path_for(folder, _cache_stem(source), precision, target)
     with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
-        if not path.exists():
+        if not _is_cached(path, target):
             _export(source, precision, target, path, folder)
     return path
+
+
+def _is_cached(path: Path, target: str) -> bool:
+    """Whether `path` exists, made by the current recipe of `target`."""
+    if target == ONNXRUNTIME_CPU_TARGET:
+        from ..export.cpu_quantization import is_current_cpu_int8
+
+        return is_current_cpu_int8(path)
+    return path.exists()
 
 
 def _export(source: ModelSource, precision: str, target: str, path: Path, folder: Path) -> None:
@@ -94,11 +102,12 @@ def _export(source: ModelSource, precision: str, target: str, path: Path, folder
 
     checked_target(target, precision)
     fp32 = onnx_for(source, "fp32", folder)
+    if target == ONNXRUNTIME_CPU_TARGET:
+        cpu_int8_onnx_from_fp32(fp32, path)
+        return
     warp = metadata_from_onnx(fp32).keypoints.warp
     crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
-    if target == ONNXRUNTIME_CPU_TARGET:
-        cpu_int8_onnx_from_fp32(fp32, path, crops)
-    elif precision in QUANTIZED_PRECISIONS:
+    if precision in QUANTIZED_PRECISIONS:
         quantized_onnx_from_fp32(fp32, path, precision, crops)
     else:
         fp16_onnx_from_fp32(fp32, path, crops)

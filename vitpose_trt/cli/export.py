@@ -4,9 +4,10 @@ Writes DIR/<model>.onnx (fp32, checked against PyTorch), DIR/<model>-<precision>
 report beside each (<stem>.report.json: relative L2, cosine, argmax keypoint agreement vs fp32 PyTorch
 on held-out scikit-image photos), then (unless --builder none) the engine <stem>.engine and <stem>.json.
 
---target onnxruntime-cpu writes DIR/<model>-int8-cpu.onnx instead: int8 with every unquantized op in
-fp32, the flavour ONNX Runtime runs fast on CPUs (the default TensorRT int8 keeps those ops in fp16,
-which ONNX Runtime's CPU provider runs slowly). It builds no engine unless --builder is given.
+--target onnxruntime-cpu writes DIR/<model>-int8-cpu.onnx instead: ONNX Runtime's dynamic int8 (int8
+weights per channel, activations quantized at run time, every other op fp32), the flavour ONNX Runtime
+runs fastest on CPUs (the default TensorRT int8 keeps unquantized ops in fp16, which ONNX Runtime's CPU
+provider runs slowly). It needs no calibration, and TensorRT cannot build it, so no engine is built.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from ..errors import CheckpointError, ConfigError
 from ..export.calibration import DEFAULT_CALIB_COUNT
 from ..export.fp16 import DEFAULT_FP16_CALIB_COUNT
 from ..export.onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS
-from ..export.pipeline import DEFAULT_TARGET, PRECISIONS, TARGETS, checked_target, default_calib_count
+from ..export.pipeline import (
+    DEFAULT_TARGET,
+    PRECISIONS,
+    TARGETS,
+    checked_target,
+    default_calib_count,
+    needs_calibration,
+)
 from .common import add_verbose_flag, run_command
 
 #: --builder none stops after the ONNX stage.
@@ -46,12 +54,14 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--precision", default=DEFAULT_PRECISION, metavar="{fp32,fp16,int8,fp8}",
                    help=f"precision of the converted graph (default {DEFAULT_PRECISION})")
     o.add_argument("--target", default=DEFAULT_TARGET, metavar="{" + ",".join(TARGETS) + "}",
-                   help="who runs the converted file: tensorrt (default), or onnxruntime-cpu (int8 only; "
-                   "unquantized ops fp32; <model>-int8-cpu.onnx)")
+                   help="who runs the converted file: tensorrt (default), or onnxruntime-cpu (int8 only: "
+                   "ONNX Runtime's dynamic int8, unquantized ops fp32, no calibration, no engine; "
+                   "<model>-int8-cpu.onnx)")
     o.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help="ONNX opset, 17-20 (default 17)")
     o.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"output folder (default ./{DEFAULT_OUTPUT})")
-    c = p.add_argument_group("calibration (fp16 range analysis, int8/fp8 scales)")
+    c = p.add_argument_group("calibration (fp16 range analysis, int8/fp8 scales; not for fp32 or "
+                             "--target onnxruntime-cpu)")
     c.add_argument("--calib-images", metavar="PATH", help="folder of images; each gives one whole-image box "
                    "(default: scikit-image's bundled sample photos, five boxes each; the accuracy report's "
                    "held-out photos astronaut/coffee/chelsea are never used for calibration)")
@@ -61,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     e = p.add_argument_group("engine")
     e.add_argument("--builder", metavar="{auto,tensorrt,tensorrt-rtx,none}",
                    help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto; "
-                   "none for --target onnxruntime-cpu)")
+                   "--target onnxruntime-cpu builds no engine)")
     e.add_argument("--batch", default=DEFAULT_BATCH_TEXT, metavar="MIN:OPT:MAX",
                    help=f"optimization profile of the batch axis (default {DEFAULT_BATCH_TEXT})")
     e.add_argument("--workspace", type=int, metavar="MIB", help="builder workspace limit in MiB")
@@ -86,6 +96,9 @@ def _checked_names(args: argparse.Namespace) -> None:
         args.builder = "auto" if args.target == DEFAULT_TARGET else "none"
     if args.builder not in BUILDER_CHOICES:
         raise ConfigError(f"unknown builder {args.builder!r}; valid: {', '.join(BUILDER_CHOICES)}")
+    if args.target != DEFAULT_TARGET and args.builder != "none":
+        raise ConfigError(f"--target {args.target} writes dynamic int8 (MatMulInteger), which TensorRT cannot "
+                          "build; use --target tensorrt for an engine, or drop --builder")
     if args.model is not None:
         spec_by_name(args.model)
     if args.dataset is not None:
@@ -99,6 +112,11 @@ def _checked_names(args: argparse.Namespace) -> None:
 def _checked_calibration(args: argparse.Namespace) -> None:
     from ..export.calibration import image_files
 
+    given = [flag for flag, value in (("--calib-images", args.calib_images), ("--calib-annotations",
+             args.calib_annotations), ("--calib-count", args.calib_count)) if value is not None]
+    if given and not needs_calibration(args.precision, args.target):
+        what = "fp32" if args.precision == "fp32" else f"{args.precision} for --target {args.target}"
+        raise ConfigError(f"{', '.join(given)}: {what} uses no calibration")
     if args.calib_annotations is not None and args.calib_images is None:
         raise ConfigError("--calib-annotations needs --calib-images (the folder its file names refer to)")
     if args.calib_count is None:
@@ -107,8 +125,6 @@ def _checked_calibration(args: argparse.Namespace) -> None:
         raise ConfigError(f"--calib-count must be at least 1, got {args.calib_count}")
     if args.calib_images is not None:
         image_files(args.calib_images)
-        if args.precision == "fp32":
-            print("note: --calib-images is not used for fp32")
 
 
 def _build_options(args: argparse.Namespace):
@@ -180,7 +196,7 @@ def _export(args: argparse.Namespace) -> int:
         model = load_model(weights=args.weights, name=args.model, dataset=args.dataset)
     for warning in caught:  # e.g. random weights: one plain line instead of a source-file reference
         print(f"warning: {warning.message}")
-    crops = None if args.precision == "fp32" else _calibration_crops(args, model.keypoints.warp)
+    crops = _calibration_crops(args, model.keypoints.warp) if needs_calibration(args.precision, args.target) else None
     result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
                               random_weights=args.weights is None, verbose=args.verbose, target=args.target)
     print(f"wrote {result.onnx} and {result.report_path}")

@@ -54,9 +54,9 @@ def engine_from_onnx(onnx_path: Path, options: BuildOptions | None = None, outpu
     settings, library and version, target and engine digest, unless `options.force`. Both files are
     written atomically; concurrent calls for the same engine file take turns (a file lock), so the
     later one finds the engine up to date. Raises MissingDependencyError (no builder library),
-    ConfigError (bad options, missing ONNX, unwritable directory), EngineLoadError (ONNX without
-    vitpose-trt metadata), EngineBuildError (parser or builder failure, quoting its log), KeyboardInterrupt
-    (Ctrl-C; the build is cancelled and nothing is left behind).
+    ConfigError (bad options, missing ONNX, an ONNX made for ONNX Runtime on CPUs, unwritable directory),
+    EngineLoadError (ONNX without vitpose-trt metadata), EngineBuildError (parser or builder failure,
+    quoting its log), KeyboardInterrupt (Ctrl-C; the build is cancelled and nothing is left behind).
     """
     options = options if options is not None else BuildOptions()
     onnx_path = Path(onnx_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..dependencies import import_optional
 from ..errors import ConfigError, EngineLoadError
-from ..metadata import ONNX_METADATA_KEY, ArtifactMetadata
+from ..metadata import ONNX_METADATA_KEY, ONNXRUNTIME_CPU_TARGET, ArtifactMetadata
 from .files import sha256_of_files
 
 
@@ -30,7 +30,8 @@ class UnreadableOnnx(Exception):
 def onnx_source(onnx_path: Path) -> OnnxSource:
     """Metadata and digest of `onnx_path`.
 
-    Raises ConfigError when the file does not exist, UnreadableOnnx when it is not a readable ONNX
+    Raises ConfigError when the file does not exist or is made for ONNX Runtime on CPUs (its metadata
+    target: dynamic int8 that TensorRT cannot build), UnreadableOnnx when it is not a readable ONNX
     model, EngineLoadError when it carries no (or invalid) vitpose-trt metadata.
     """
     onnx = import_optional("onnx", "reading ONNX metadata before an engine build")
@@ -48,6 +49,9 @@ def onnx_source(onnx_path: Path) -> OnnxSource:
             "export it with vitpose-export so the engine knows its model, keypoints and pipeline"
         )
     metadata = ArtifactMetadata.from_json(props[ONNX_METADATA_KEY], f"{path} metadata")
+    if metadata.target == ONNXRUNTIME_CPU_TARGET:
+        raise ConfigError(f"{path} is int8 for ONNX Runtime on CPUs (dynamic quantization: MatMulInteger), "
+                          "which TensorRT cannot build; export with --target tensorrt for an engine")
     files = [path, *(path.parent / name for name in _external_data_files(model))]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

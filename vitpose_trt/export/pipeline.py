@@ -1,8 +1,9 @@
 """The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> `DIR/<model>-<precision>.onnx`.
 
 `target` picks who runs the converted file: "tensorrt" (default; fp16 / int8 / fp8 as TensorRT runs them
-fastest, unquantized parts fp16) or "onnxruntime-cpu" (int8 only, everything unquantized fp32, ONNX
-Runtime's CPU recipe: `cpu_quantization`), written as `DIR/<model>-int8-cpu.onnx` so the two never clash.
+fastest, unquantized parts fp16) or "onnxruntime-cpu" (int8 only: ONNX Runtime's dynamic int8, everything
+unquantized fp32, no calibration, no engine: `cpu_quantization`), written as `DIR/<model>-int8-cpu.onnx`
+so the two never clash.
 
 Every file is checked in ONNX Runtime (CPU) against fp32 PyTorch on held-out real crops and gets an
 accuracy report, printed and written beside it (`DIR/<model>.report.json`,
@@ -21,6 +22,7 @@ from filelock import Timeout
 
 from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
+from ..metadata import TENSORRT_TARGET
 from .accuracy import (
     FP32_TOLERANCE,
     REPORT_TOLERANCE,
@@ -37,7 +39,7 @@ from .onnx_export import DEFAULT_OPSET, export_onnx
 from .quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
 
 PRECISIONS = ("fp32", "fp16", "int8", "fp8")
-DEFAULT_TARGET = "tensorrt"
+DEFAULT_TARGET = TENSORRT_TARGET
 TARGETS = (DEFAULT_TARGET, CPU_TARGET)
 #: Precisions each target has a recipe for (fp32 is the same file for every target).
 TARGET_PRECISIONS = {DEFAULT_TARGET: PRECISIONS, CPU_TARGET: ("fp32", "int8")}
@@ -50,6 +52,12 @@ _RANDOM_WEIGHTS_NOTE = "random weights: heatmaps are nearly flat, so keypoint ag
 def default_calib_count(precision: str) -> int:
     """Calibration crops used when the caller gives none: fp16 only needs activation ranges."""
     return DEFAULT_FP16_CALIB_COUNT if precision == "fp16" else DEFAULT_CALIB_COUNT
+
+
+def needs_calibration(precision: str, target: str = DEFAULT_TARGET) -> bool:
+    """Whether converting to `precision` for `target` uses calibration crops (fp32 and the CPU int8,
+    whose activations are quantized at run time, do not)."""
+    return precision != "fp32" and target != CPU_TARGET
 
 
 def artifact_name(model) -> str:
@@ -119,8 +127,9 @@ def export_precision(
 ) -> ExportResult:
     """Export `model` to fp32 ONNX, check it, and convert it to `precision` with an accuracy report.
 
-    calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8; None uses the first
-    `default_calib_count(precision)` crops of scikit-image's calibration photos. random_weights only adds a
+    calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8 (`needs_calibration`); None
+    uses the first `default_calib_count(precision)` crops of scikit-image's calibration photos. Giving
+    crops to a conversion that uses none is a `ConfigError`. random_weights only adds a
     note to the report. target: "tensorrt" or "onnxruntime-cpu" (see the module docstring). Raises
     `AccuracyError` when the fp32 file disagrees with PyTorch, `ConfigError` for a precision the target
     has no recipe for.
@@ -131,6 +140,8 @@ def export_precision(
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     checked_target(target, precision)
+    if calibration_crops is not None and not needs_calibration(precision, target):
+        raise ConfigError(f"{precision} for {target} uses no calibration crops; pass calibration_crops=None")
     fp32_path = onnx_path_for(output_dir, artifact_name(model), "fp32")
     with export_lock(fp32_path, log):
         return _export_in_turn(model, precision, fp32_path, calibration_crops, opset, random_weights, verbose,
@@ -191,10 +202,11 @@ def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, o
     result = ExportResult(precision, fp32_path, fp32_path, check, check_path, check, check_path)
     if precision == "fp32":
         return result
-    if calibration_crops is None:
+    if calibration_crops is None and needs_calibration(precision, target):
         calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
     result.onnx = onnx_path_for(output_dir, name, precision, target)
-    log(f"converting to {precision} for {target} with {len(calibration_crops)} calibration crops -> {result.onnx}")
+    how = "no calibration" if calibration_crops is None else f"{len(calibration_crops)} calibration crops"
+    log(f"converting to {precision} for {target} ({how}) -> {result.onnx}")
     _convert(fp32_path, result.onnx, precision, calibration_crops, verbose, external_data_threshold, target)
     result.report, result.report_path = judge.report(result.onnx, precision, REPORT_TOLERANCE[precision])
     log(f"{precision} report: {result.report.summary()}")
@@ -204,10 +216,10 @@ def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, o
     return result
 
 
-def _convert(src: Path, dst: Path, precision: str, crops: np.ndarray, verbose: bool, threshold: int,
+def _convert(src: Path, dst: Path, precision: str, crops: np.ndarray | None, verbose: bool, threshold: int,
              target: str) -> Path:
     if target == CPU_TARGET:
-        return cpu_int8_onnx_from_fp32(src, dst, crops, verbose=verbose, external_data_threshold=threshold)
+        return cpu_int8_onnx_from_fp32(src, dst, verbose=verbose, external_data_threshold=threshold)
     if precision in QUANTIZED_PRECISIONS:
         return quantized_onnx_from_fp32(src, dst, precision, crops, verbose=verbose, external_data_threshold=threshold)
     return fp16_onnx_from_fp32(src, dst, crops, verbose=verbose, external_data_threshold=threshold)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..dependencies import import_optional
 from ..errors import ConfigError, ExportError
+from ..metadata import TENSORRT_TARGET
 from ..specs import INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH
 from .files import (
     EXTERNAL_DATA_THRESHOLD_BYTES,
@@ -105,7 +106,7 @@ def quantized_onnx_from_fp32(
         raise ExportError(f"{mode} graph has int32-bias DequantizeLinear nodes TensorRT cannot build: {bad[:3]}")
     extra = {"quantizer": "modelopt.onnx.quantization", "calibration_crops": len(calibration_crops),
              "unquantized_nodes": excluded, "fp32_op_types": list(keep_fp32_ops),
-             "high_precision_dtype": HIGH_PRECISION_DTYPE, "target": "tensorrt"}
+             "high_precision_dtype": HIGH_PRECISION_DTYPE, "target": TENSORRT_TARGET}
     with_metadata(proto, with_precision(metadata, proto, mode, **extra))
     return save_onnx_atomic(proto, dst, external_data_threshold)
 
