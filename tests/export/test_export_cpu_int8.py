@@ -7,6 +7,7 @@ default graph optimisations, i.e. through the fused int8 kernels a deployment ru
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import onnx
@@ -156,3 +157,15 @@ def test_an_onnx_runtime_quantizer_failure_is_an_export_error(tiny_fp32_onnx, tm
     with pytest.raises(ExportError, match="ONNX Runtime could not quantize damaged.onnx to int8: cannot reshape"):
         cpu_int8_onnx_from_fp32(damaged, tmp_path / "q.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.onnx"]
+
+
+def test_quantizer_advice_is_logged_only_when_verbose(tiny_fp32_onnx, tmp_path, caplog):
+    """ONNX Runtime's quantizer logs advice to the root logger; vitpose-export shows it with --verbose only."""
+    with caplog.at_level("WARNING"):
+        cpu_int8_onnx_from_fp32(tiny_fp32_onnx, tmp_path / "quiet.onnx")
+        quiet = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        cpu_int8_onnx_from_fp32(tiny_fp32_onnx, tmp_path / "verbose.onnx", verbose=True)
+        verbose = [r.getMessage() for r in caplog.records]
+    assert quiet == [] and any("pre-processing" in message for message in verbose)
+    assert logging.root.manager.disable == logging.NOTSET  # logging is back to what it was
