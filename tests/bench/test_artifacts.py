@@ -1,4 +1,4 @@
-"""The benchmark's export cache: a cached CPU int8 file made by an older recipe is exported again."""
+"""The benchmark's export cache: a cached CPU int8 file made by an older recipe, or damaged, is exported again."""
 
 from __future__ import annotations
 
@@ -28,5 +28,8 @@ def test_a_stale_cpu_int8_file_is_exported_again(bench_cache):
     assert is_current_cpu_int8(path)
 
 
-def test_a_missing_file_is_not_current(tmp_path):
-    assert not is_current_cpu_int8(tmp_path / "vitpose-tiny-int8-cpu.onnx")
+def test_missing_and_damaged_files_are_not_current(tmp_path):
+    path = tmp_path / "vitpose-tiny-int8-cpu.onnx"
+    assert not is_current_cpu_int8(path)
+    path.write_bytes(b"half an ONNX file")
+    assert not is_current_cpu_int8(path)

@@ -10,8 +10,9 @@ patch-embedding Conv and the head stay fp32. No calibration is needed: activatio
 call's own.
 
 Why 7-bit weights (`reduce_range`): on x86 CPUs without VNNI (AVX2 only) ONNX Runtime's u8 x s8 kernels
-saturate their 16-bit intermediate sums with full-range int8 weights (measured on ViTPose-S: heatmap
-rel-L2 0.18 instead of 0.03); with VNNI the 7-bit range costs little (ViT-B: 0.012 vs 0.009).
+saturate their 16-bit intermediate sums with full-range int8 weights (measured on ViTPose-S with the
+static recipe that preceded this one: heatmap rel-L2 0.18 instead of 0.03); with VNNI the 7-bit range
+costs little (ViT-B: 0.012 vs 0.009).
 
 Against the static Q/DQ recipe it replaced, on ViT-B: faster (2.56x vs 2.25x fp32 ONNX Runtime on an
 AVX-512 VNNI CPU) and more accurate (rel-L2 0.012 vs 0.032); numbers in benchmarks/cpu_pipeline. The
@@ -85,10 +86,15 @@ def cpu_int8_onnx_from_fp32(
 
 
 def is_current_cpu_int8(path: str | Path) -> bool:
-    """Whether `path` exists and was written by this recipe (its metadata's quantizer): caches must not
-    serve a file of the static Q/DQ recipe that preceded it as this one."""
+    """Whether `path` is a readable ONNX file written by this recipe (its metadata's quantizer): caches
+    must not serve a file of the static Q/DQ recipe that preceded it, or a damaged one, as this one."""
     path = Path(path)
-    return path.is_file() and metadata_from_onnx(path).extra.get("quantizer") == QUANTIZER
+    if not path.is_file():
+        return False
+    try:
+        return metadata_from_onnx(path).extra.get("quantizer") == QUANTIZER
+    except ExportError:  # unreadable, or no vitpose-trt metadata
+        return False
 
 
 def activation_matmuls(model) -> list[str]:
