@@ -93,24 +93,13 @@ def _export(source: ModelSource, precision: str, target: str, path: Path, folder
 
         export_onnx(torch_model(source), path)
         return
-    from ..export.calibration import SAMPLE_CALIBRATION_IMAGES, sample_crops
-    from ..export.cpu_quantization import cpu_int8_onnx_from_fp32
     from ..export.files import metadata_from_onnx
-    from ..export.fp16 import fp16_onnx_from_fp32
-    from ..export.pipeline import checked_target, default_calib_count
-    from ..export.quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
+    from ..export.pipeline import checked_target, converted_onnx_from_fp32, default_calibration_crops
 
     checked_target(target, precision)
     fp32 = onnx_for(source, "fp32", folder)
-    if target == ONNXRUNTIME_CPU_TARGET:
-        cpu_int8_onnx_from_fp32(fp32, path)
-        return
-    warp = metadata_from_onnx(fp32).keypoints.warp
-    crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
-    if precision in QUANTIZED_PRECISIONS:
-        quantized_onnx_from_fp32(fp32, path, precision, crops)
-    else:
-        fp16_onnx_from_fp32(fp32, path, crops)
+    crops = default_calibration_crops(precision, target, metadata_from_onnx(fp32).keypoints.warp)
+    converted_onnx_from_fp32(fp32, path, precision, target, crops)
 
 
 def onnx_target_for(backend: str, precision: str) -> str:

@@ -60,6 +60,14 @@ def needs_calibration(precision: str, target: str = DEFAULT_TARGET) -> bool:
     return precision != "fp32" and target != CPU_TARGET
 
 
+def default_calibration_crops(precision: str, target: str, warp: str) -> np.ndarray | None:
+    """(N, 3, 256, 192) float32: the first `default_calib_count(precision)` crops of scikit-image's
+    calibration photos, cut with `warp` ("udp" or "classic"); None where `needs_calibration` says none."""
+    if not needs_calibration(precision, target):
+        return None
+    return sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
+
+
 def artifact_name(model) -> str:
     """File name stem of a model's artifacts: the spec name, plus the keypoint set when it is not the
     spec's default (a ViTPose++ checkpoint exported for "aic" -> "vitpose-plus-b-aic")."""
@@ -202,12 +210,13 @@ def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, o
     result = ExportResult(precision, fp32_path, fp32_path, check, check_path, check, check_path)
     if precision == "fp32":
         return result
-    if calibration_crops is None and needs_calibration(precision, target):
-        calibration_crops = sample_crops(SAMPLE_CALIBRATION_IMAGES, warp, default_calib_count(precision))
+    if calibration_crops is None:
+        calibration_crops = default_calibration_crops(precision, target, warp)
     result.onnx = onnx_path_for(output_dir, name, precision, target)
     how = "no calibration" if calibration_crops is None else f"{len(calibration_crops)} calibration crops"
     log(f"converting to {precision} for {target} ({how}) -> {result.onnx}")
-    _convert(fp32_path, result.onnx, precision, calibration_crops, verbose, external_data_threshold, target)
+    converted_onnx_from_fp32(fp32_path, result.onnx, precision, target, calibration_crops, verbose=verbose,
+                             external_data_threshold=external_data_threshold)
     result.report, result.report_path = judge.report(result.onnx, precision, REPORT_TOLERANCE[precision])
     log(f"{precision} report: {result.report.summary()}")
     if not result.report.within_tolerance:
@@ -216,10 +225,17 @@ def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, o
     return result
 
 
-def _convert(src: Path, dst: Path, precision: str, crops: np.ndarray | None, verbose: bool, threshold: int,
-             target: str) -> Path:
+def converted_onnx_from_fp32(src: Path, dst: Path, precision: str, target: str = DEFAULT_TARGET,
+                             crops: np.ndarray | None = None, verbose: bool = False,
+                             external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES) -> Path:
+    """The fp32 ONNX `src` converted to `precision` for `target` by that pair's recipe, written to `dst`.
+
+    crops: (N, 3, 256, 192) float32 calibration crops where `needs_calibration`, else None. No accuracy
+    report (that is `export_precision`'s). Returns `dst`.
+    """
+    options = {"verbose": verbose, "external_data_threshold": external_data_threshold}
     if target == CPU_TARGET:
-        return cpu_int8_onnx_from_fp32(src, dst, verbose=verbose, external_data_threshold=threshold)
+        return cpu_int8_onnx_from_fp32(src, dst, **options)
     if precision in QUANTIZED_PRECISIONS:
-        return quantized_onnx_from_fp32(src, dst, precision, crops, verbose=verbose, external_data_threshold=threshold)
-    return fp16_onnx_from_fp32(src, dst, crops, verbose=verbose, external_data_threshold=threshold)
+        return quantized_onnx_from_fp32(src, dst, precision, crops, **options)
+    return fp16_onnx_from_fp32(src, dst, crops, **options)
