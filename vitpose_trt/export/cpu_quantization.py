@@ -72,8 +72,7 @@ def cpu_int8_onnx_from_fp32(
                 quantization.quantize_dynamic(
                     src, out, op_types_to_quantize=list(QUANTIZED_OP_TYPES), per_channel=True, reduce_range=True,
                     weight_type=quantization.QuantType.QInt8, nodes_to_exclude=unquantized,
-                    use_external_data_format=external_data_path(src).exists(),
-                    extra_options={"MatMulConstBOnly": True})
+                    use_external_data_format=external_data_path(src).exists())
         except Exception as exc:  # ONNX Runtime's and onnx's own errors derive from Exception only
             raise ExportError(f"ONNX Runtime could not quantize {src.name} to int8: {exc}") from None
         proto = onnx.load(str(out))
