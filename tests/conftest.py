@@ -5,21 +5,14 @@ Only tests that need absent hardware may skip: `gpu`-marked tests skip when no C
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
-
-def _cuda_device_visible() -> bool:
-    if shutil.which("nvidia-smi") is None:
-        return False
-    return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+from vitpose_trt.gpus import gpu_visible
 
 
 def pytest_collection_modifyitems(config, items):
-    if _cuda_device_visible():
+    if gpu_visible():
         return
     skip_gpu = pytest.mark.skip(reason="needs an NVIDIA GPU; none is visible on this machine")
     for item in items:

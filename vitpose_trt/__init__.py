@@ -22,8 +22,8 @@ from .keypoints import KEYPOINT_SETS, KeypointSet
 from .model.loading import load_model
 from .runtime import PoseEstimator, Poses
 from .specs import MODELS, ModelSpec
+from ._version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "KEYPOINT_SETS",

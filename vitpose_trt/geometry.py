@@ -27,10 +27,14 @@ Degenerate and unusual boxes (what `boxes_xyxy` does; the README's "Boxes" secti
 - tiny boxes (any positive size) are accepted: their crop is the box magnified.
 
 Box arrays must be real numbers (ints, floats or a list of them); complex, string or boolean arrays raise
-`InputError`. No boxes ((0, 4), [] or [[]]) is not an error.
+`InputError`. No boxes ((0, 4), [] or [[]]) is not an error. Every function here checks the boxes it is
+given, except `CheckedBoxes`, which `checked_boxes_xyxy` returns: they were checked once already, so a
+pipeline that passes them through several functions checks them once per call.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -69,6 +73,25 @@ def numeric_array(values, what: str = "boxes") -> np.ndarray:
         raise InputError(f"{what} must be a numeric (N, 4) array: {exc}") from None
 
 
+@dataclass(frozen=True, eq=False)
+class CheckedBoxes:
+    """xyxy: (N, 4) float64 image-px boxes that passed `boxes_xyxy`'s checks (use `checked_boxes_xyxy`)."""
+
+    xyxy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def rows(self, start: int, stop: int) -> CheckedBoxes:
+        """Boxes start..stop-1 (still checked)."""
+        return CheckedBoxes(self.xyxy[start:stop])
+
+
+def checked_boxes_xyxy(boxes, box_format: str = "xyxy") -> CheckedBoxes:
+    """`boxes_xyxy(boxes, box_format)`, marked as checked so that later geometry skips the checks."""
+    return CheckedBoxes(boxes_xyxy(boxes, box_format))
+
+
 def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
     """Return `boxes` as a validated (N, 4) float64 array of xyxy image-pixel boxes.
 
@@ -78,6 +101,8 @@ def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
     boxes (negative size, or a point); lines, tiny boxes and boxes outside the image pass (module
     docstring). `ConfigError` for an unknown box_format.
     """
+    if isinstance(boxes, CheckedBoxes):
+        return boxes.xyxy
     if box_format not in BOX_FORMATS:
         raise ConfigError(f"unknown box_format {box_format!r}; valid: {', '.join(BOX_FORMATS)}")
     array = numeric_array(boxes)

@@ -92,19 +92,22 @@ def normalised_crops(pixels: np.ndarray, color: str, out: np.ndarray, table: np.
     return out
 
 
-def warped_pixels(image: np.ndarray, warps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """(N, 256, 192, 3) uint8 crops of `image` (same channel order) through the (N, 2, 3) image->crop warps.
+def warped_pixels(image: np.ndarray, warps: np.ndarray, out: np.ndarray | None = None,
+                  size: tuple[int, int] = (INPUT_HEIGHT, INPUT_WIDTH)) -> np.ndarray:
+    """(N, H, W, 3) uint8 crops of `image` (same channel order) through the (N, 2, 3) image->crop warps.
 
-    out: optional (M >= N, 256, 192, 3) uint8 buffer to write into (its first N rows are returned).
+    size: the crop's (H, W), by default the pose network's 256 x 192. out: optional (M >= N, H, W, 3) uint8
+    buffer to write into (its first N rows are returned).
     """
     cv2 = import_optional("cv2", "CPU preprocessing (crops)")
-    shape = (len(warps), INPUT_HEIGHT, INPUT_WIDTH, _CHANNELS)
+    height, width = size
+    shape = (len(warps), height, width, _CHANNELS)
     pixels = np.empty(shape, dtype=np.uint8) if out is None else out[: len(warps)]
     for index, matrix in enumerate(np.asarray(warps, dtype=np.float64)):
         cv2.warpAffine(
             image,
             matrix,
-            (INPUT_WIDTH, INPUT_HEIGHT),
+            (width, height),
             dst=pixels[index],
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,

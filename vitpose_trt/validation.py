@@ -1,7 +1,7 @@
 """Checks at the public boundary (PoseEstimator, preprocess): images and boxes a user passes in, as `InputError`.
 
-Numpy only. Everything past this module may assume a (H, W, 3) uint8 C-contiguous image and an (N, 4)
-float64 xyxy box array with finite, non-degenerate boxes.
+Numpy only. Everything past this module may assume a (H, W, 3) uint8 C-contiguous image and
+`geometry.CheckedBoxes`: (N, 4) float64 xyxy boxes, finite and non-degenerate.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InputError
-from .geometry import boxes_xyxy, numeric_array
+from .geometry import CheckedBoxes, checked_boxes_xyxy, numeric_array
 
 #: An image is (height, width, channels) with this many colour channels.
 IMAGE_CHANNELS = 3
@@ -22,7 +22,7 @@ BOX_COLUMNS_WITH_SCORE = 5
 DLPACK_CUDA_DEVICES = (2, 13)
 
 
-def _on_gpu(image) -> bool:
+def is_gpu_array(image) -> bool:
     """True for arrays in CUDA memory: `__cuda_array_interface__`, or a DLPack CUDA device."""
     if hasattr(image, "__cuda_array_interface__"):
         return True
@@ -43,27 +43,32 @@ def checked_image(image, device: str = "cpu"):
     device "cuda": numpy arrays and GPU arrays (`__cuda_array_interface__` / DLPack, e.g. CuPy) pass;
     GPU arrays are returned as they are and only their shape and dtype are checked here.
     """
-    on_gpu = _on_gpu(image)
+    on_gpu = is_gpu_array(image)
     if on_gpu and device != "cuda":
         raise InputError(f"this backend runs on the CPU: pass the image as a numpy array, not {_describe(image)}")
     if not on_gpu and not isinstance(image, np.ndarray):
         raise InputError(f"image must be a (H, W, 3) uint8 numpy array, got {type(image).__name__}")
-    shape = tuple(getattr(image, "shape", ()))
+    check_image_layout(getattr(image, "shape", ()), getattr(image, "dtype", None))
+    if on_gpu:
+        return image
+    return np.ascontiguousarray(image)
+
+
+def check_image_layout(shape, dtype) -> None:
+    """Raise `InputError` unless `shape` is (H, W, 3) with H, W >= 1 and `dtype` is uint8 (any array kind)."""
+    shape = tuple(shape)
     if len(shape) != 3 or shape[2] != IMAGE_CHANNELS:
         raise InputError(
             f"image must have shape (H, W, 3), got {shape}; convert grayscale or RGBA images to 3 channels first"
         )
     if shape[0] < 1 or shape[1] < 1:
         raise InputError(f"image is empty: shape {shape}")
-    if str(image.dtype) != "uint8":
-        raise InputError(f"image must be uint8 (0-255 pixel values), got {image.dtype}")
-    if on_gpu:
-        return image
-    return np.ascontiguousarray(image)
+    if str(dtype) != "uint8":
+        raise InputError(f"image must be uint8 (0-255 pixel values), got {dtype}")
 
 
-def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[np.ndarray, np.ndarray | None]:
-    """Return (boxes (N, 4) float64 xyxy image px, box scores (N,) float64 or None).
+def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[CheckedBoxes, np.ndarray | None]:
+    """Return (boxes: `CheckedBoxes`, (N, 4) float64 xyxy image px; box scores (N,) float64 or None).
 
     boxes: (N, 4) or (N, 5) array-like, N may be 0; the optional 5th column is the detector score,
     which `Poses.to_coco` multiplies into the pose score. box_format: "xyxy" or "xywh" (COCO) for the
@@ -73,10 +78,10 @@ def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[np.ndarray, np.ndarr
     """
     array = numeric_array(boxes)
     if array.size == 0:
-        return boxes_xyxy(np.zeros((0, BOX_COLUMNS)), box_format), None
+        return checked_boxes_xyxy(np.zeros((0, BOX_COLUMNS)), box_format), None
     scores = None
     if array.ndim == 2 and array.shape[1] == BOX_COLUMNS_WITH_SCORE:
         array, scores = array[:, :BOX_COLUMNS], array[:, BOX_COLUMNS].copy()
         if not np.isfinite(scores).all():
             raise InputError("box scores (5th column) contain NaN or infinite values")
-    return boxes_xyxy(array, box_format), scores
+    return checked_boxes_xyxy(array, box_format), scores

@@ -7,7 +7,7 @@ import pytest
 from apps_data import PHOTOS, VIDEO_FRAMES, VIDEO_SIZE
 
 from vitpose_trt.errors import InputError
-from vitpose_trt.media import MediaSource, VideoOutput, image_id_from_file_name, image_ids_for, write_image
+from vitpose_trt.apps.media import MediaSource, VideoOutput, image_id_from_file_name, image_ids_for, write_image
 
 
 @pytest.mark.parametrize("name, expected", [

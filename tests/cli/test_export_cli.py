@@ -97,7 +97,7 @@ def test_int8_onnx_stage_with_calibration_folder(capsys, tmp_path, calib_folder)
     report = json.loads((out_dir / "vitpose-tiny-int8.report.json").read_text())
     assert report["relative_l2"] < 0.1
     metadata = json.loads(_metadata_json(out_dir / "vitpose-tiny-int8.onnx"))
-    assert metadata["extra"]["calibration_crops"] == 2 and metadata["precision"] == "int8"
+    assert metadata["provenance"]["calibration_crops"] == 2 and metadata["precision"] == "int8"
 
 
 def test_cpu_int8_target_writes_its_own_file_and_no_engine_by_default(capsys, tmp_path):
@@ -111,8 +111,8 @@ def test_cpu_int8_target_writes_its_own_file_and_no_engine_by_default(capsys, tm
     assert "int8 report:" in out and "engine" not in out
     assert json.loads((out_dir / "vitpose-tiny-int8-cpu.report.json").read_text())["relative_l2"] < 0.1
     metadata = json.loads(_metadata_json(out_dir / "vitpose-tiny-int8-cpu.onnx"))
-    assert metadata["extra"]["target"] == "onnxruntime-cpu" and metadata["extra"]["calibration_crops"] == 0
-    assert metadata["extra"]["quantizer"] == "onnxruntime.quantization.quantize_dynamic"
+    assert metadata["target"] == "onnxruntime-cpu" and metadata["provenance"]["calibration_crops"] == 0
+    assert metadata["provenance"]["quantizer"] == "onnxruntime.quantization.quantize_dynamic"
 
 
 def test_non_default_keypoint_set_gets_its_own_files(capsys, tmp_path):
@@ -121,8 +121,9 @@ def test_non_default_keypoint_set_gets_its_own_files(capsys, tmp_path):
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vitpose-tiny-aic.onnx", "vitpose-tiny-aic.report.json"]
     metadata = json.loads(_metadata_json(tmp_path / "vitpose-tiny-aic.onnx"))
-    assert (metadata["model"], metadata["keypoint_set"], metadata["num_keypoints"]) == ("vitpose-tiny", "aic", 14)
-    assert metadata["pipeline"]["warp"] == "classic"
+    pose = metadata["pose"]
+    assert (metadata["model"], pose["keypoint_set"], pose["num_keypoints"]) == ("vitpose-tiny", "aic", 14)
+    assert pose["warp"] == "classic" and metadata["task"] == "pose" and metadata["schema"] == 2
 
 
 def test_official_checkpoint_is_what_gets_exported(capsys, tmp_path):
@@ -157,7 +158,7 @@ def test_corrupt_checkpoint_exits_2(capsys, tmp_path):
 def _metadata_json(path) -> str:
     import onnx
 
-    from vitpose_trt.metadata import ONNX_METADATA_KEY
+    from vitpose_trt.artifacts import ONNX_METADATA_KEY
 
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     return props[ONNX_METADATA_KEY]
@@ -223,4 +224,4 @@ def test_vitpose_s_cpu_int8_is_accurate(capsys, tmp_path):
     report = json.loads((tmp_path / "vitpose-s-int8-cpu.report.json").read_text())
     assert report["relative_l2"] < 0.03 and report["cosine"] > 0.999
     metadata = json.loads(_metadata_json(tmp_path / "vitpose-s-int8-cpu.onnx"))
-    assert len(metadata["extra"]["unquantized_nodes"]) == 24  # QK^T and attention@V of 12 blocks
+    assert len(metadata["provenance"]["unquantized_nodes"]) == 24  # QK^T and attention@V of 12 blocks

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from vitpose_trt.engine.library import parsed_version
-from vitpose_trt.engine.options import BuildOptions, normalized_compute_capability, parse_batch
-from vitpose_trt.engine.target import compute_capability_name, gpu_from_nvidia_smi_line
+from vitpose_trt.artifacts.build_options import BuildOptions, parse_batch
+from vitpose_trt.gpus import normalized_compute_capability
+from vitpose_trt.gpus import compute_capability_name, gpu_from_nvidia_smi_line
 from vitpose_trt.errors import ConfigError, DeviceError
 
 

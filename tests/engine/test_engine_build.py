@@ -13,8 +13,7 @@ from vitpose_trt.engine.builder_log import build_logger
 from vitpose_trt.engine.files import sha256_of_files
 from vitpose_trt.engine.network import network_from_onnx
 from vitpose_trt.errors import ConfigError
-from vitpose_trt.export.files import metadata_from_onnx
-from vitpose_trt.metadata import ArtifactMetadata
+from vitpose_trt.artifacts import ArtifactMetadata, metadata_from_onnx
 from vitpose_trt.specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
 
 RTX = "tensorrt-rtx"
@@ -33,21 +32,21 @@ def test_tiny_engine_and_sidecar(precision, tiny_engine, tiny_onnx):
 
     sidecar = sidecar_for_engine(built.engine_path)
     assert sidecar.precision == precision
-    assert sidecar.artifact.model == TINY_MODEL and sidecar.artifact.keypoint_set == "coco"
+    assert sidecar.artifact.model == TINY_MODEL and sidecar.artifact.pose.keypoint_set == "coco"
     assert sidecar.library == "tensorrt_rtx" and sidecar.library_version == trt.__version__
     assert sidecar.batch == (1, 8, 32)
     assert sidecar.gpu_name is None and "SM89" in sidecar.compute_capabilities
     assert "SM75" not in sidecar.compute_capabilities  # RTX leaves Turing out unless asked
-    assert [t.name for t in sidecar.inputs] == [INPUT_NAME] and [t.name for t in sidecar.outputs] == [OUTPUT_NAME]
-    assert sidecar.inputs[0].shape == (-1, 3, INPUT_HEIGHT, INPUT_WIDTH)
-    assert sidecar.outputs[0].shape == (-1, 17, HEATMAP_HEIGHT, HEATMAP_WIDTH)
-    assert sidecar.inputs[0].dtype == "FLOAT"  # fp16/int8 graphs keep fp32 I/O
+    assert sidecar.io.input_names == (INPUT_NAME,) and sidecar.io.output_names == (OUTPUT_NAME,)
+    assert sidecar.io.inputs[0].shape == (-1, 3, INPUT_HEIGHT, INPUT_WIDTH)
+    assert sidecar.io.outputs[0].shape == (-1, 17, HEATMAP_HEIGHT, HEATMAP_WIDTH)
+    assert sidecar.io.inputs[0].dtype == "float32"  # fp16/int8 graphs keep fp32 I/O
     assert sidecar.engine_sha256 == sha256_of_files([built.engine_path])
     assert sidecar.onnx_sha256 == sha256_of_files([tiny_onnx(precision)])
     # The sidecar starts from the ONNX's metadata, and its top level reads as such for the runtime.
     assert sidecar.artifact == metadata_from_onnx(tiny_onnx(precision))
     data = json.loads(built.sidecar_path.read_text())
-    assert ArtifactMetadata.from_dict(data).pipeline["decode"] == "dark-udp"
+    assert ArtifactMetadata.from_dict(data).pose.decode == "dark-udp"
 
 
 def test_precision_comes_from_the_onnx_graph(tiny_engine, tiny_onnx):
@@ -125,7 +124,7 @@ def test_rtx_compute_capability_targets_and_builder_settings(tmp_path, tiny_onnx
     sidecar = built.sidecar
     assert sidecar.compute_capabilities == ("SM86", "SM120")
     assert sidecar.batch == (2, 2, 2)
-    assert sidecar.build_options["workspace_mib"] == 256 and sidecar.build_options["optimization_level"] == 1
+    assert sidecar.build_options.workspace_mib == 256 and sidecar.build_options.optimization_level == 1
 
 
 def test_unknown_rtx_target_is_refused_with_the_valid_list(tmp_path, tiny_onnx):
@@ -152,7 +151,7 @@ def test_fixed_batch_onnx_needs_a_matching_profile(tmp_path, tiny_model):
     import onnx
     import torch
 
-    from vitpose_trt.metadata import ONNX_METADATA_KEY
+    from vitpose_trt.artifacts import ONNX_METADATA_KEY
 
     path = tmp_path / "static.onnx"
     torch.onnx.export(tiny_model, torch.zeros(1, 3, INPUT_HEIGHT, INPUT_WIDTH), str(path), dynamo=False,
@@ -160,12 +159,12 @@ def test_fixed_batch_onnx_needs_a_matching_profile(tmp_path, tiny_model):
     proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
     entry.key = ONNX_METADATA_KEY
-    entry.value = ArtifactMetadata.for_model(tiny_model.spec, tiny_model.keypoints).to_json()
+    entry.value = ArtifactMetadata.for_pose_model(tiny_model.spec, tiny_model.keypoints).to_json()
     onnx.save(proto, str(path))
     with pytest.raises(ConfigError, match="fixed batch of 1; build it with --batch 1"):
         engine_from_onnx(path, BuildOptions(builder=RTX), tmp_path / "out", progress=False)
     built = engine_from_onnx(path, BuildOptions(builder=RTX, batch=(1, 1, 1)), tmp_path / "out", progress=False)
-    assert built.sidecar.inputs[0].shape == (1, 3, INPUT_HEIGHT, INPUT_WIDTH)
+    assert built.sidecar.io.inputs[0].shape == (1, 3, INPUT_HEIGHT, INPUT_WIDTH)
 
 
 def auto_resolves_to_rtx() -> bool:

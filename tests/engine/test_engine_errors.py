@@ -11,7 +11,7 @@ import pytest
 
 from vitpose_trt.engine import BuildOptions, engine_from_onnx
 from vitpose_trt.errors import ConfigError, EngineBuildError, EngineLoadError
-from vitpose_trt.metadata import ONNX_METADATA_KEY, ArtifactMetadata
+from vitpose_trt.artifacts import ONNX_METADATA_KEY, ArtifactMetadata
 from vitpose_trt.specs import INPUT_NAME, OUTPUT_NAME, spec_by_name
 
 RTX = BuildOptions(builder="tensorrt-rtx")
@@ -34,7 +34,7 @@ def _onnx_with_single_node(path, op_type: str, domain: str = "", input_name: str
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     model = helper.make_model(graph, opset_imports=opsets)
     if metadata:
-        info = ArtifactMetadata.for_model(spec_by_name("vitpose-tiny"), keypoint_set_by_name("coco"))
+        info = ArtifactMetadata.for_pose_model(spec_by_name("vitpose-tiny"), keypoint_set_by_name("coco"))
         entry = model.metadata_props.add()
         entry.key, entry.value = ONNX_METADATA_KEY, info.to_json()
     onnx.save(model, str(path))

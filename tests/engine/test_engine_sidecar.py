@@ -11,7 +11,7 @@ import pytest
 import tensorrt_rtx
 
 from vitpose_trt.engine import EngineSidecar, check_engine_compatible, sidecar_for_engine
-from vitpose_trt.engine.sidecar import rebuild_command
+from vitpose_trt.engine.compatibility import rebuild_command
 from vitpose_trt.errors import EngineLoadError
 
 
@@ -60,7 +60,8 @@ def test_other_library_version_is_refused(fp16_sidecar):
 
 def test_untargeted_gpu_is_refused_and_the_command_adds_its_capability(fp16_sidecar):
     narrowed = dataclasses.replace(fp16_sidecar, compute_capabilities=("SM86",),
-                                   build_options={**fp16_sidecar.build_options, "compute_capabilities": ["SM86"]})
+                                   build_options=dataclasses.replace(fp16_sidecar.build_options,
+                                                                     compute_capabilities=("SM86",)))
     with pytest.raises(EngineLoadError) as info:
         check_engine_compatible(narrowed, tensorrt_rtx, "NVIDIA GeForce RTX 2080 Ti", "7.5")
     message = str(info.value)
@@ -79,9 +80,8 @@ def test_tensorrt_engine_on_another_model_of_the_same_capability_warns(fp16_side
 
 
 def test_rebuild_command_keeps_the_build_settings(fp16_sidecar):
-    custom = dataclasses.replace(fp16_sidecar, build_options={
-        **fp16_sidecar.build_options, "workspace_mib": 512, "optimization_level": 4,
-        "compute_capabilities": ["SM89", "SM120"]})
+    custom = dataclasses.replace(fp16_sidecar, build_options=dataclasses.replace(
+        fp16_sidecar.build_options, workspace_mib=512, optimization_level=4, compute_capabilities=("SM89", "SM120")))
     command = rebuild_command(custom, "tensorrt_rtx")
     assert "--compute-capability 8.9,12.0" in command
     assert "--workspace 512" in command and "--opt-level 4" in command

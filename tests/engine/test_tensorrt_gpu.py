@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vitpose_trt.engine import BuildOptions, check_engine_compatible, engine_from_onnx
-from vitpose_trt.engine.target import local_gpu
+from vitpose_trt.gpus import current_gpu
 from vitpose_trt.errors import ConfigError
 
 
@@ -16,7 +16,7 @@ def test_tensorrt_build_targets_the_local_gpu_and_reuses_its_timing_cache(precis
     cache = tmp_path / "timing.cache"
     options = BuildOptions(builder="tensorrt", batch=(1, 4, 8), timing_cache=cache)
     built = engine_from_onnx(tiny_onnx(precision), options, tmp_path / "out", progress=False)
-    gpu = local_gpu()
+    gpu = current_gpu()
     sidecar = built.sidecar
     assert sidecar.library == "tensorrt" and sidecar.library_version == trt.__version__
     assert sidecar.gpu_name == gpu.name and sidecar.compute_capabilities == (gpu.compute_capability,)

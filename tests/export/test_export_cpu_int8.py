@@ -16,7 +16,7 @@ import pytest
 from vitpose_trt.errors import ConfigError, EngineBuildError, ExportError
 from vitpose_trt.export.accuracy import heatmaps_from_onnx
 from vitpose_trt.export.cpu_quantization import CPU_TARGET, activation_matmuls, cpu_int8_onnx_from_fp32
-from vitpose_trt.export.files import metadata_from_onnx
+from vitpose_trt.artifacts import metadata_from_onnx
 
 FLOAT, FLOAT16, INT8 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.INT8
 #: reduce_range weights: int8 values within the 7-bit range [-64, 64].
@@ -79,10 +79,10 @@ def test_cpu_int8_weights_use_the_seven_bit_range_per_channel(tiny_cpu_int8):
 
 def test_cpu_int8_metadata_says_target_and_recipe(tiny_cpu_int8, tiny_fp32_onnx):
     metadata = metadata_from_onnx(tiny_cpu_int8)
-    assert metadata.precision == "int8" and metadata.target == CPU_TARGET == metadata.extra["target"]
-    assert metadata.extra["quantizer"] == "onnxruntime.quantization.quantize_dynamic"
-    assert metadata.extra["calibration_crops"] == 0 and metadata.extra["high_precision_dtype"] == "fp32"
-    assert metadata.extra["unquantized_nodes"] == activation_matmuls(onnx.load(str(tiny_fp32_onnx)))
+    assert metadata.precision == "int8" and metadata.target == CPU_TARGET
+    assert metadata.provenance.quantizer == "onnxruntime.quantization.quantize_dynamic"
+    assert metadata.provenance.calibration_crops == 0 and metadata.provenance.high_precision_dtype == "fp32"
+    assert list(metadata.provenance.unquantized_nodes) == activation_matmuls(onnx.load(str(tiny_fp32_onnx)))
 
 
 def test_export_precision_writes_the_cpu_int8_beside_the_tensorrt_one(tiny_model, tmp_path):

@@ -9,8 +9,9 @@ import pytest
 from vitpose_trt.errors import ConfigError
 from vitpose_trt.export import export_onnx
 from vitpose_trt.export.accuracy import heatmaps_from_onnx
-from vitpose_trt.export.files import external_data_path, metadata_from_onnx, uses_external_data
-from vitpose_trt.metadata import ArtifactMetadata
+from vitpose_trt.artifacts import metadata_from_onnx
+from vitpose_trt.export.files import external_data_path, uses_external_data
+from vitpose_trt.artifacts import ArtifactMetadata
 from vitpose_trt.specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
 
 
@@ -48,12 +49,13 @@ def test_graph_names_shapes_and_opset(tiny_fp32_onnx):
 
 def test_metadata_lets_a_runtime_configure_itself(tiny_fp32_onnx, tiny_model):
     metadata = metadata_from_onnx(tiny_fp32_onnx)
-    expected = ArtifactMetadata.for_model(tiny_model.spec, tiny_model.keypoints, "fp32")
+    expected = ArtifactMetadata.for_pose_model(tiny_model.spec, tiny_model.keypoints, "fp32")
     assert metadata.model == "vitpose-tiny" and metadata.precision == "fp32"
-    assert metadata.pipeline == expected.pipeline and metadata.pipeline["warp"] == "udp"
-    assert (metadata.mean, metadata.std, metadata.input_size) == (expected.mean, expected.std, expected.input_size)
-    assert metadata.keypoints.num_keypoints == 17
-    assert metadata.extra["opset"] == 17
+    assert metadata.pose == expected.pose and metadata.pose.warp == "udp"
+    assert (metadata.pose.mean, metadata.pose.std, metadata.pose.input_size) == (
+        expected.pose.mean, expected.pose.std, expected.pose.input_size)
+    assert metadata.pose.keypoints.num_keypoints == 17
+    assert metadata.provenance.opset == 17
 
 
 def test_unsupported_opset_is_a_config_error(tiny_model, tmp_path):

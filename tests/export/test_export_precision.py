@@ -14,7 +14,7 @@ import pytest
 
 from vitpose_trt.errors import ConfigError, ExportError
 from vitpose_trt.export.accuracy import accuracy_report, heatmaps_from_onnx
-from vitpose_trt.export.files import metadata_from_onnx
+from vitpose_trt.artifacts import metadata_from_onnx
 from vitpose_trt.export.fp16 import fp16_onnx_from_fp32
 from vitpose_trt.export.quantization import attention_value_matmuls, int32_dequantize_nodes, quantized_onnx_from_fp32
 
@@ -77,8 +77,8 @@ def test_quantized_default_is_accurate_and_keeps_attention_values_unquantized(
     excluded = attention_value_matmuls(onnx.load(str(tiny_fp32_onnx)))
     assert not any(_dequantized_inputs(model, name) for name in excluded)
     metadata = metadata_from_onnx(path)
-    assert metadata.precision == mode and metadata.extra["unquantized_nodes"] == excluded
-    assert metadata.extra["opset"] == {o.domain: o.version for o in model.opset_import}[""] >= 19
+    assert metadata.precision == mode and list(metadata.provenance.unquantized_nodes) == excluded
+    assert metadata.provenance.opset == {o.domain: o.version for o in model.opset_import}[""] >= 19
 
 
 def test_sources_are_never_modified_and_nothing_is_left_behind(tiny_fp32_onnx, tiny_calibration, tmp_path):
@@ -157,7 +157,7 @@ def test_unknown_precision_is_a_config_error(tiny_model, tmp_path):
 @pytest.mark.parametrize("mode", ["fp16", "int8", "fp8"])
 def test_tensorrt_rtx_builds_every_converted_graph(mode, tiny_converted, tmp_path):
     from vitpose_trt.engine.build import engine_from_onnx
-    from vitpose_trt.engine.options import BuildOptions
+    from vitpose_trt.artifacts.build_options import BuildOptions
 
     options = BuildOptions(builder="tensorrt-rtx", batch=(1, 2, 4))
     built = engine_from_onnx(tiny_converted[mode], options, tmp_path, progress=False)

@@ -93,7 +93,7 @@ def test_cuda_crops_with_no_boxes(cp, astronaut_bgr):
 @pytest.mark.parametrize("method", ["argmax", "quarter-offset", "dark", "dark-udp"])
 def test_cupy_decode_of_real_heatmaps_matches_numpy(cp, peaked_onnx, astronaut_bgr, method):
     backend = vt.PoseEstimator(peaked_onnx).backend
-    heatmaps = backend.infer(CpuCrops("bgr")(astronaut_bgr, warps_from_boxes(BOXES, "udp"), True).copy())
+    heatmaps = _heatmaps(backend, CpuCrops("bgr")(astronaut_bgr, warps_from_boxes(BOXES, "udp"), True).copy())
     flip_index = KEYPOINT_SETS["coco"].flip_index
     merged = (heatmaps[:6] + flip_back(heatmaps[6:], flip_index, False)) * 0.5
     merged_gpu = (cp.asarray(heatmaps[:6]) + flip_back(cp.asarray(heatmaps[6:]), flip_index, False, xp=cp)) * 0.5
@@ -105,9 +105,9 @@ def test_cupy_decode_of_real_heatmaps_matches_numpy(cp, peaked_onnx, astronaut_b
 
 def test_tensorrt_heatmaps_match_onnxruntime(cp, peaked_engine, peaked_onnx, astronaut_bgr):
     crops = CpuCrops("bgr")(astronaut_bgr, warps_from_boxes(BOXES, "udp"), False).copy()
-    reference = vt.PoseEstimator(peaked_onnx).backend.infer(crops).copy()
+    reference = _heatmaps(vt.PoseEstimator(peaked_onnx).backend, crops).copy()
     backend = vt.PoseEstimator(peaked_engine, backend="tensorrt").backend
-    heatmaps = cp.asnumpy(backend.infer(cp.asarray(crops)))
+    heatmaps = cp.asnumpy(_heatmaps(backend, cp.asarray(crops)))
     assert heatmaps.dtype == np.float32 and heatmaps.shape == reference.shape
     assert _rel_l2(heatmaps, reference) < HEATMAP_REL_L2
 
@@ -121,10 +121,10 @@ def test_graph_replays_equal_eager_runs_for_every_batch_size(cp, peaked_engine, 
     warps = warps_from_boxes(np.concatenate([BOXES, BOXES[:2]]), "udp")
     crops = cp.asarray(CpuCrops("bgr")(astronaut_bgr, warps, False).copy())
     for count in range(1, engine_max_batch + 1):
-        eager = cp.asnumpy(gpu.infer(crops[:count]))  # first run of the bucket: eager, then captured
-        replayed = cp.asnumpy(gpu.infer(crops[:count]))
+        eager = cp.asnumpy(_heatmaps(gpu, crops[:count]))  # first run of the bucket: eager, then captured
+        replayed = cp.asnumpy(_heatmaps(gpu, crops[:count]))
         np.testing.assert_array_equal(replayed, eager)
-        alone = cp.asnumpy(gpu.infer(crops[count - 1 : count]))  # stale rows never leak into results
+        alone = cp.asnumpy(_heatmaps(gpu, crops[count - 1 : count]))  # stale rows never leak into results
         np.testing.assert_allclose(alone[0], eager[-1], rtol=1e-3, atol=BATCH_SIZE_ATOL[backend])
 
 
@@ -154,8 +154,15 @@ def test_crops_written_into_the_input_buffer_skip_the_copy(cp, peaked_engine, pe
 
     gpu = vt.PoseEstimator(peaked_engine if backend == "tensorrt" else peaked_model, backend=backend).backend
     warps = warps_from_boxes(BOXES[:3], "udp")
-    separate = cp.asnumpy(gpu.infer(CudaCrops("bgr")(astronaut_bgr, warps, True)))
-    buffer = gpu.input_buffer()
+    separate = cp.asnumpy(_heatmaps(gpu, CudaCrops("bgr")(astronaut_bgr, warps, True)))
+    buffer = gpu.input_buffer("input")
     in_place = CudaCrops("bgr")(astronaut_bgr, warps, True, out=buffer)
     assert in_place.data.ptr == buffer.data.ptr
-    np.testing.assert_allclose(cp.asnumpy(gpu.infer(in_place)), separate, rtol=1e-3, atol=BATCH_SIZE_ATOL[backend])
+    np.testing.assert_allclose(cp.asnumpy(_heatmaps(gpu, in_place)), separate, rtol=1e-3, atol=BATCH_SIZE_ATOL[backend])
+
+
+def _heatmaps(backend, crops):
+    """float32 heatmaps of `crops` through a backend's named-tensor `run`, cast to its input dtype first."""
+    dtype = backend.io.input("input").dtype
+    heatmaps = backend.run({"input": crops if crops.dtype == dtype else crops.astype(dtype)})["heatmaps"]
+    return heatmaps.astype("float32")

@@ -60,7 +60,7 @@ def test_onnx_missing_its_external_data_file(tmp_path, tiny_model):
 def test_onnx_with_damaged_metadata(tmp_path, tiny_onnx_path):
     import onnx
 
-    from vitpose_trt.metadata import ONNX_METADATA_KEY
+    from vitpose_trt.artifacts import ONNX_METADATA_KEY
 
     model = onnx.load(str(tiny_onnx_path))
     next(p for p in model.metadata_props if p.key == ONNX_METADATA_KEY).value = '{"model": "vitpose-tiny", '

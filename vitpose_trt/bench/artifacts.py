@@ -1,19 +1,22 @@
-"""ONNX files the benchmark needs, exported once into a cache folder with the export library.
+"""ONNX files the benchmark needs, exported once into a cache folder by the export library.
 
 Named models get seeded random weights (speed does not depend on the values); checkpoints are keyed by
-their path, size and modification time. A file lock keeps two concurrent runs from exporting twice.
+their path, size and modification time. What counts as cached, the lock that keeps two runs from exporting
+at once and the accuracy reports beside the files are the export library's (`export_precision` with
+`reuse_current`, `recipes.is_current`), the same as for `vitpose-export`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 
 from ..dependencies import import_optional
 from ..errors import ConfigError
-from ..metadata import ONNXRUNTIME_CPU_TARGET, TENSORRT_TARGET
+from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, TENSORRT_TARGET
 from .sources import ModelSource
 
 #: Environment variable overriding the cache folder.
@@ -23,7 +26,6 @@ DEFAULT_CACHE_DIR = Path("~/.cache/vitpose-trt/bench")
 WEIGHTS_SEED = 0
 #: The note on every result of a named model.
 RANDOM_WEIGHTS_NOTE = f"random weights (seed {WEIGHTS_SEED}): the timing is real, the poses are not"
-LOCK_TIMEOUT_S = 1800
 KEY_DIGEST_CHARS = 12
 
 
@@ -58,48 +60,29 @@ def _cache_stem(source: ModelSource) -> str:
 
 
 def onnx_for(source: ModelSource, precision: str, folder: Path, target: str = TENSORRT_TARGET) -> Path:
-    """Path of `source` as an ONNX file in `precision` for `target`, exporting it into `folder` when not cached.
+    """Path of `source` as an ONNX file in `precision` for `target`, exported into `folder` unless current.
 
     target: who runs the file, as in vitpose-export: "tensorrt" (fp16/int8 as TensorRT runs them) or
-    "onnxruntime-cpu" (ONNX Runtime's dynamic int8, everything else fp32). Files are named like
-    vitpose-export's. An `.onnx` source is returned as it is (its precision is whatever its metadata says).
+    "onnxruntime-cpu" (ONNX Runtime's dynamic int8, everything else fp32). Files and reports are named
+    like vitpose-export's. An `.onnx` source is returned as it is (its precision is whatever its metadata says).
     """
     if source.kind == "onnx":
         return source.path
-    from ..export.pipeline import onnx_path_for
+    from ..export.pipeline import export_precision, onnx_path_for
+    from ..export.recipes import is_current
 
-    filelock = import_optional("filelock", "the benchmark's export cache")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = onnx_path_for(folder, _cache_stem(source), precision, target)
-    with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
-        if not _is_cached(path, target):
-            _export(source, precision, target, path, folder)
+    stem = _cache_stem(source)
+    path = onnx_path_for(folder, stem, precision, target)
+    if not is_current(path, precision, target):  # checked again under the export lock
+        folder.mkdir(parents=True, exist_ok=True)
+        export_precision(torch_model(source), precision, folder, target=target, name=stem,
+                         random_weights=source.kind == "name", reuse_current=True, log=_log)
     return path
 
 
-def _is_cached(path: Path, target: str) -> bool:
-    """Whether `path` exists, made by the current recipe of `target`."""
-    if target == ONNXRUNTIME_CPU_TARGET:
-        from ..export.cpu_quantization import is_current_cpu_int8
-
-        return is_current_cpu_int8(path)
-    return path.exists()
-
-
-def _export(source: ModelSource, precision: str, target: str, path: Path, folder: Path) -> None:
-    """Write `path`: fp32 straight from PyTorch, other precisions from the cached fp32 file."""
-    if precision == "fp32":
-        from ..export.onnx_export import export_onnx
-
-        export_onnx(torch_model(source), path)
-        return
-    from ..export.files import metadata_from_onnx
-    from ..export.pipeline import checked_target, converted_onnx_from_fp32, default_calibration_crops
-
-    checked_target(target, precision)
-    fp32 = onnx_for(source, "fp32", folder)
-    crops = default_calibration_crops(precision, target, metadata_from_onnx(fp32).keypoints.warp)
-    converted_onnx_from_fp32(fp32, path, precision, target, crops)
+def _log(line: str) -> None:
+    """Export progress on stderr: stdout carries the report."""
+    print(f"vitpose-bench: {line}", file=sys.stderr)
 
 
 def onnx_target_for(backend: str, precision: str) -> str:

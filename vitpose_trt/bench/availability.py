@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .environment import gpus
+from ..gpus import gpu_visible
 
 BACKENDS = ("tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -20,11 +20,6 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def cuda_visible() -> bool:
-    """Whether an NVIDIA GPU is visible (nvidia-smi lists one)."""
-    return bool(gpus())
-
-
 def backend_unavailable_reason(backend: str) -> str | None:
     """Why `backend` cannot run on this machine, or None when it can."""
     if backend == "torch":
@@ -33,7 +28,7 @@ def backend_unavailable_reason(backend: str) -> str | None:
         return None if _installed("onnxruntime") else "onnxruntime is not installed (pip install 'vitpose-trt[cpu]')"
     if not (_installed("tensorrt") or _installed("tensorrt_rtx")):
         return "neither tensorrt nor tensorrt_rtx is installed (pip install 'vitpose-trt[gpu]')"
-    if not cuda_visible():
+    if not gpu_visible():
         return "TensorRT engines run only on an NVIDIA GPU and none is visible on this machine"
     if not _installed("cupy") and not _installed("torch"):
         return "the TensorRT backend needs CuPy (or torch with CUDA) for device buffers"

@@ -1,18 +1,18 @@
 """What a benchmark ran on: CPU, memory, GPUs, library versions, thread settings. Standard library only.
 
 Library versions come from installed package metadata, so capturing them imports none of the heavy
-libraries; GPUs come from `nvidia-smi` when it is on PATH.
+libraries; GPUs come from `vitpose_trt.gpus` (nvidia-smi, when it is on PATH).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import shutil
-import subprocess
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
+
+from ..gpus import nvidia_smi_gpus
 
 #: Distributions whose versions a report records (several names for one library: first installed wins).
 LIBRARIES = {
@@ -27,8 +27,6 @@ LIBRARIES = {
     "nvidia-modelopt": ("nvidia-modelopt",),
     "opencv": ("opencv-python-headless", "opencv-python"),
 }
-NVIDIA_SMI_QUERY = "name,memory.total,driver_version,compute_cap"
-NVIDIA_SMI_TIMEOUT_S = 10
 BYTES_PER_GIB = 1024**3
 
 
@@ -68,19 +66,7 @@ def total_memory_gib() -> float | None:
 
 def gpus() -> list[dict[str, str]]:
     """Visible NVIDIA GPUs as dicts (name, memory.total, driver_version, compute_cap); [] when none."""
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", f"--query-gpu={NVIDIA_SMI_QUERY}", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if out.returncode != 0:
-        return []
-    keys = NVIDIA_SMI_QUERY.split(",")
-    return [dict(zip(keys, (v.strip() for v in line.split(",")))) for line in out.stdout.splitlines() if line.strip()]
+    return [gpu.nvidia_smi_record() for gpu in nvidia_smi_gpus()]
 
 
 def environment(threads: int | None = None) -> dict:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..metadata import ArtifactMetadata
-from ..specs import ModelSpec
+from ..artifacts.metadata import ArtifactMetadata
+from ..errors import ConfigError
 from .flops import macs_of_spec
 from .memory import PeakHostMemory, device_memory_used_mib
 from .roofline import MatmulPeak, roofline_percent
@@ -29,8 +29,12 @@ class Case:
 
 
 def flops_per_crop(metadata: ArtifactMetadata) -> int:
-    """Analytic FLOPs of one crop through the network `metadata` describes (see `flops.macs_of_spec`)."""
-    return macs_of_spec(ModelSpec(**metadata.spec), metadata.num_keypoints).flops
+    """Analytic FLOPs of one crop through the pose network `metadata` describes (see `flops.macs_of_spec`)."""
+    pose = metadata.pose if metadata is not None else None
+    if pose is None or pose.spec is None:
+        raise ConfigError("the model's metadata names no ViTPose architecture, so its FLOPs are unknown; "
+                          "benchmark files written by vitpose-export")
+    return macs_of_spec(pose.spec, pose.num_keypoints).flops
 
 
 def result_row(case: Case, seconds: list[float], *, warmup: int, clock: str, threads: int | None,

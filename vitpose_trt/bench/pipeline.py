@@ -1,17 +1,15 @@
 """Pipeline mode: one image + N person boxes -> keypoints through `PoseEstimator`, end to end and per stage.
 
-`PoseEstimator` has no stage-timing hook, so stages are timed by wrapping the estimator's own stage
-callables on the instance (`_crop`, `_infer`, `_flip_merged`, `_heatmap_keypoints`); what is left of a
-chunk is "decode_download" (warps, decode, device->host copy) and what is left of a frame is
-"validate_map" (input checks, chunking, mapping to image pixels, `Poses`). On a GPU the crop stage also
-uploads the image. On the CPU one instrumented loop gives both (a wrapper costs microseconds); on a GPU the
-end-to-end loop runs clean and a second loop synchronises the device after each stage.
+Stages come from the estimator's public `on_stage` hook, summed per frame into the report's stages:
+crop (warps, crops; on a GPU also the image upload), infer, flip_merge, decode_download (decode and the
+device->host copy) and validate_map (input checks before, mapping to image pixels and `Poses` after). On
+the CPU one timed loop gives both (the hook costs microseconds); on a GPU the end-to-end loop runs clean
+and a second loop synchronises the device at the end of each stage (`sync_stages`).
 """
 
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,11 +24,11 @@ from .stats import latency_stats
 from .targets import RANDOM_WEIGHTS_NOTE, backend_source, runtime_backend_name
 from .timing import HostClock, timed_calls
 
-#: Stage callables wrapped on the estimator instance, and the report's name for each.
-WRAPPED_STAGES = {"_crop": "crop", "_infer": "infer", "_flip_merged": "flip_merge"}
-CHUNK_STAGE = "_heatmap_keypoints"
-STAGE_NOTE = ("stages timed by wrapping PoseEstimator._crop/_infer/_flip_merged (no public stage hook); "
-              "decode_download = rest of each chunk, validate_map = rest of the frame")
+#: The report's stage for each of the estimator's (`runtime.estimator.STAGES`), in report order.
+REPORT_STAGES = {"crop": "crop", "infer": "infer", "flip_merge": "flip_merge", "decode": "decode_download",
+                 "validate": "validate_map", "map": "validate_map"}
+STAGE_NOTE = ("stages from PoseEstimator's on_stage hook; decode_download = decode + device->host copy, "
+              "validate_map = input checks + mapping to image px")
 BOXES_SEED = 0
 #: Synthetic person boxes: width as a fraction of the image width, height/width ratio.
 BOX_WIDTH_FRACTION = (0.15, 0.45)
@@ -61,64 +59,44 @@ def person_boxes(image_shape: tuple[int, ...], count: int) -> np.ndarray:
 
 
 class StageTimer:
-    """Wraps an estimator's stage callables on the instance and collects per-frame stage durations (s)."""
+    """`on_stage` callback for a `PoseEstimator`: sums each frame's stage times (s) into the report's stages."""
 
-    def __init__(self, estimator, synchronize: Callable[[], None] | None):
+    def __init__(self):
         self.frames: list[dict[str, float]] = []
-        self._current: dict[str, float] = {}
-        self._sync = synchronize or (lambda: None)
-        for attr, stage in [*WRAPPED_STAGES.items(), (CHUNK_STAGE, "chunk")]:
-            setattr(estimator, attr, self._timed(getattr(estimator, attr), stage))
+        self._current = dict.fromkeys(REPORT_STAGES.values(), 0.0)
 
-    def _timed(self, call, stage: str):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            out = call(*args, **kwargs)
-            self._sync()
-            self._current[stage] = self._current.get(stage, 0.0) + time.perf_counter() - start
-            return out
-        return wrapper
+    def __call__(self, stage: str, seconds: float) -> None:
+        self._current[REPORT_STAGES[stage]] += seconds
 
-    def frame_done(self, total: float) -> None:
-        """Close a frame that took `total` seconds end to end: derive the two remainder stages."""
-        t = self._current
-        inner = sum(t.get(s, 0.0) for s in WRAPPED_STAGES.values())
-        frame = {s: t.get(s, 0.0) for s in WRAPPED_STAGES.values()}
-        frame["decode_download"] = max(t.get("chunk", 0.0) - inner, 0.0)
-        frame["validate_map"] = max(total - t.get("chunk", 0.0), 0.0)
-        self.frames.append(frame)
-        self._current = {}
+    def frame_done(self) -> None:
+        self.frames.append(self._current)
+        self._current = dict.fromkeys(REPORT_STAGES.values(), 0.0)
 
     def stage_stats(self) -> dict[str, dict]:
         return {s: latency_stats([f[s] for f in self.frames]).to_dict() for s in self.frames[0]}
 
 
-def _cuda_synchronize() -> Callable[[], None]:
-    cupy = import_optional("cupy", "GPU pipeline timing")
-    return cupy.cuda.Device().synchronize
+def _timed_frames(estimator, timer: StageTimer, image, boxes, warmup: int, iters: int, on_step):
+    """End-to-end frame durations; `timer` holds the stage times of the timed frames.
 
-
-def _timed_frames(estimator, image, boxes, warmup: int, iters: int, on_step) -> tuple[list[float], StageTimer]:
-    """End-to-end frame durations and the stage timer (instrumented loop on CPU; clean + synced loops on GPU)."""
-    on_gpu = estimator.backend.device == "cuda"
-    if on_gpu:
-        seconds = timed_calls(lambda: estimator(image, boxes), warmup, iters, HostClock(), on_step)
-        timer = StageTimer(estimator, _cuda_synchronize())
-        for _ in range(iters):
-            start = time.perf_counter()
-            estimator(image, boxes)
-            timer.frame_done(time.perf_counter() - start)
-        return seconds, timer
-    timer = StageTimer(estimator, None)
-
+    On the CPU the stages come from the same loop. On a GPU, stage times need the device synchronised at
+    each stage's end (`sync_stages`), which would slow the end-to-end loop: that loop runs without the hook,
+    and one more loop collects the stages.
+    """
     def frame() -> None:
-        start = time.perf_counter()
         estimator(image, boxes)
-        timer.frame_done(time.perf_counter() - start)
+        timer.frame_done()
 
-    seconds = timed_calls(frame, warmup, iters, HostClock(), on_step)
-    timer.frames = timer.frames[warmup:]
-    return seconds, timer
+    if estimator.backend.device != "cuda":
+        estimator.on_stage = timer
+        seconds = timed_calls(frame, warmup, iters, HostClock(), on_step)
+        timer.frames = timer.frames[warmup:]
+        return seconds
+    seconds = timed_calls(lambda: estimator(image, boxes), warmup, iters, HostClock(), on_step)
+    estimator.on_stage, estimator.sync_stages = timer, True
+    for _ in range(iters):
+        frame()
+    return seconds
 
 
 def run_pipeline_case(case: Case, *, warmup: int, iters: int, threads: int | None, cache: Path,
@@ -136,10 +114,11 @@ def run_pipeline_case(case: Case, *, warmup: int, iters: int, threads: int | Non
     loaded_from = backend_source(case.source, case.backend, case.precision, crops_per_frame, cache)
     boxes = person_boxes(image.shape, case.batch)
     gc.collect()
+    timer = StageTimer()
     with PeakHostMemory() as memory:
         estimator = PoseEstimator(loaded_from, backend=runtime_backend_name(case.backend), color=color,
                                   max_batch=crops_per_frame, threads=threads)
-        seconds, timer = _timed_frames(estimator, image, boxes, warmup, iters, on_step)
+        seconds = _timed_frames(estimator, timer, image, boxes, warmup, iters, on_step)
     copies = FLIP_COPIES if estimator.flip_test else 1
     notes = [RANDOM_WEIGHTS_NOTE] if case.source.kind == "name" else []
     notes += [f"image {image_label}, {case.batch} synthetic person boxes (seed {BOXES_SEED})",

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifacts.metadata import ArtifactMetadata
+from ..artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_onnx
+from ..artifacts.sidecar import ENGINE_SUFFIXES, sidecar_for_engine
 from ..errors import ConfigError
-from ..metadata import ArtifactMetadata
 from ..specs import MODELS
 
-ONNX_SUFFIXES = (".onnx",)
-ENGINE_SUFFIXES = (".engine", ".plan")
 #: The backend a file type runs on, when it runs on one only.
 FIXED_BACKEND = {"onnx": "onnxruntime", "engine": "tensorrt"}
 
@@ -42,26 +42,14 @@ def model_source(text: str) -> ModelSource:
     if not path.exists():
         raise ConfigError(f"--model {text!r} is neither a known model ({', '.join(MODELS)}) nor an existing path")
     suffix = path.suffix.lower()
-    kind = "onnx" if suffix in ONNX_SUFFIXES else "engine" if suffix in ENGINE_SUFFIXES else "checkpoint"
+    kind = "onnx" if suffix == ONNX_SUFFIX else "engine" if suffix in ENGINE_SUFFIXES else "checkpoint"
     return ModelSource(label=path.name, kind=kind, path=path)
-
-
-def _onnx_metadata(path: Path) -> ArtifactMetadata:
-    from ..export.files import metadata_from_onnx
-
-    return metadata_from_onnx(path)
-
-
-def _engine_precision(path: Path) -> str:
-    from ..engine import sidecar_for_engine
-
-    return sidecar_for_engine(path).precision
 
 
 def precision_of_file(source: ModelSource) -> str | None:
     """The precision recorded in an ONNX / engine file's metadata (None for names and checkpoints)."""
     if source.kind == "onnx":
-        return _onnx_metadata(source.path).precision
+        return metadata_from_onnx(source.path).precision
     if source.kind == "engine":
-        return _engine_precision(source.path)
+        return sidecar_for_engine(source.path).precision
     return None

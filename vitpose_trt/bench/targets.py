@@ -15,8 +15,8 @@ import numpy as np
 
 from ..dependencies import import_optional
 from ..errors import ConfigError
-from ..metadata import ArtifactMetadata
-from ..specs import INPUT_HEIGHT, INPUT_WIDTH
+from ..artifacts.build_options import DEFAULT_BATCH
+from ..artifacts.metadata import ArtifactMetadata
 from .artifacts import RANDOM_WEIGHTS_NOTE, onnx_for, onnx_target_for, torch_model
 from .sources import ModelSource
 from .timing import CudaEventClock, HostClock
@@ -38,10 +38,11 @@ class Target:
     notes: list[str] = field(default_factory=list)
 
 
-def random_crops(batch: int) -> np.ndarray:
-    """(batch, 3, 256, 192) float32 standard-normal crops (the scale of normalised images)."""
+def random_inputs(spec, batch: int) -> np.ndarray:
+    """(batch, *item shape) standard-normal values of the input `spec` (a `TensorSpec`; the scale of normalised
+    images), in its dtype."""
     rng = np.random.default_rng(INPUT_SEED)
-    return rng.standard_normal((batch, 3, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.float32)
+    return rng.standard_normal((batch, *spec.item_shape), dtype=np.float32).astype(spec.dtype, copy=False)
 
 
 def backend_source(source: ModelSource, backend: str, precision: str, batch: int, folder: Path):
@@ -57,7 +58,6 @@ def backend_source(source: ModelSource, backend: str, precision: str, batch: int
 
 def _engine_for(source: ModelSource, precision: str, batch: int, folder: Path) -> Path:
     from ..engine import BuildOptions, engine_from_onnx
-    from ..engine.options import DEFAULT_BATCH
 
     # One engine serves every batch up to the default profile's MAX; the builder skips the build when
     # its sidecar says the ONNX and settings are unchanged.
@@ -69,10 +69,13 @@ def _engine_for(source: ModelSource, precision: str, batch: int, folder: Path) -
 def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, threads: int | None) -> Target:
     """Load `loaded_from` (from `backend_source`) on `backend` for `batch` crops per call, `threads` CPU threads."""
     from ..runtime.backends import backend_class
+    from ..runtime.pose_model import pose_metadata_for
 
     name = runtime_backend_name(backend)
     engine = backend_class(name)(loaded_from, max_batch=batch, threads=threads)
-    crops = random_crops(batch)
+    metadata = pose_metadata_for(engine)
+    crops_input = engine.io.input(metadata.pose.input_name)
+    crops = random_inputs(crops_input, batch)
     if engine.device == "cuda":
         cupy = import_optional("cupy", "GPU benchmarks")
         crops = cupy.asarray(crops)
@@ -83,8 +86,9 @@ def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, th
     notes = [RANDOM_WEIGHTS_NOTE] if source.kind == "name" else []
     notes += [f"runtime backend {name}"] + ([f"providers {','.join(engine.providers)}"]
                                              if hasattr(engine, "providers") else [])
-    return Target(run=lambda: engine.infer(crops), clock=clock, device=engine.device, artifact=artifact,
-                  metadata=engine.metadata, notes=notes)
+    inputs = {crops_input.name: crops}
+    return Target(run=lambda: engine.run(inputs), clock=clock, device=engine.device, artifact=artifact,
+                  metadata=metadata, notes=notes)
 
 
 def runtime_backend_name(backend: str) -> str:

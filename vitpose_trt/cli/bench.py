@@ -126,7 +126,7 @@ def _write_outputs(report: dict, outputs: dict) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from ..bench.artifacts import cache_dir
-    from ..bench.availability import cuda_visible
+    from ..gpus import gpu_visible
     from ..bench.plan import benchmark_plan
     from ..bench.run import benchmark_report
     from ..bench.sources import model_source
@@ -139,7 +139,7 @@ def _bench(args: argparse.Namespace) -> int:
     if outputs["plot"]:
         import_optional("matplotlib", "--plot")
     batches, threads = _batches(args), _threads(args)
-    iters, warmup = _loop_counts(args, cuda_visible())
+    iters, warmup = _loop_counts(args, gpu_visible())
     sources = [model_source(m) for m in _names(args.model, "--model")]
     plan = benchmark_plan(sources, _names(args.backend, "--backend"), _names(args.precision, "--precision"), batches)
     for skip in plan.skipped:

@@ -19,7 +19,7 @@ from .common import add_verbose_flag, run_command
 
 
 def parser() -> argparse.ArgumentParser:
-    from ..oks import DEFAULT_OKS_NMS_THRESHOLD
+    from ..apps.oks import DEFAULT_OKS_NMS_THRESHOLD
 
     p = argparse.ArgumentParser(prog="vitpose-eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,9 +60,9 @@ def _checked_arguments(args: argparse.Namespace) -> None:
 
 def _ready_estimator(model: str, args: argparse.Namespace, annotations):
     """An estimator for `model` whose keypoint set can be scored on `annotations` (checked before any run)."""
-    from ..coco_annotations import checked_keypoint_count
-    from ..evaluation import sigmas_for
-    from ..inference import estimator_for
+    from ..apps.coco_annotations import checked_keypoint_count
+    from ..apps.evaluation import sigmas_for
+    from ..apps.inference import estimator_for
 
     estimator = estimator_for(model, args.backend, args.threads)
     sigmas_for(estimator.keypoints)
@@ -77,9 +77,9 @@ def _report(model: str, metrics) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     _checked_arguments(args)
-    from ..coco_annotations import KeypointAnnotations
-    from ..detections import ANY_CATEGORY, Detections
-    from ..evaluation import evaluate, metric_differences
+    from ..apps.coco_annotations import KeypointAnnotations
+    from ..apps.detections import ANY_CATEGORY, Detections
+    from ..apps.evaluation import evaluate, metric_differences
     from ..atomic_files import write_text_atomically
 
     annotations = KeypointAnnotations(args.annotations, args.images, args.max_images)

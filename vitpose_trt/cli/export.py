@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..engine.options import BUILDERS, DEFAULT_BATCH
+from ..artifacts.build_options import BUILDERS, DEFAULT_BATCH
 from ..errors import CheckpointError, ConfigError
 from ..export.calibration import DEFAULT_CALIB_COUNT
 from ..export.fp16 import DEFAULT_FP16_CALIB_COUNT
@@ -129,7 +129,7 @@ def _checked_calibration(args: argparse.Namespace) -> None:
 
 def _build_options(args: argparse.Namespace):
     """The engine stage's `BuildOptions`, or None for --builder none (the batch is validated either way)."""
-    from ..engine.options import BuildOptions, parse_batch
+    from ..artifacts.build_options import BuildOptions, parse_batch
 
     batch = parse_batch(args.batch)
     if args.builder == "none":

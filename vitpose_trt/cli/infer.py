@@ -26,7 +26,7 @@ ALL_CATEGORIES = "all"
 
 
 def parser() -> argparse.ArgumentParser:
-    from ..render import DEFAULT_SCORE_THRESHOLD
+    from ..apps.render import DEFAULT_SCORE_THRESHOLD
 
     p = argparse.ArgumentParser(prog="vitpose-infer", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _category(text: str) -> int | None:
-    from ..detections import ANY_CATEGORY
+    from ..apps.detections import ANY_CATEGORY
 
     if text == ALL_CATEGORIES:
         return ANY_CATEGORY
@@ -97,8 +97,8 @@ class _Renderer:
                 _rendered_path(source, output, path.name)
 
     def __call__(self, frame, poses) -> None:
-        from ..media import VideoOutput, write_image
-        from ..render import drawn_poses
+        from ..apps.media import VideoOutput, write_image
+        from ..apps.render import drawn_poses
 
         drawn = drawn_poses(frame.image, poses, self.keypoints, self.threshold)
         target = _rendered_path(self.source, self.output, frame.name)
@@ -113,10 +113,10 @@ class _Renderer:
 
 def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
-    from ..detections import Detections
-    from ..inference import estimator_for, results_for_frames, whole_image_boxes
+    from ..apps.detections import Detections
+    from ..apps.inference import estimator_for, results_for_frames, whole_image_boxes
     from ..atomic_files import write_text_atomically
-    from ..media import MediaSource
+    from ..apps.media import MediaSource
 
     category = _category(args.category_id)
     source = MediaSource(args.input)

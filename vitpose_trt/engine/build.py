@@ -14,19 +14,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
+from .._version import __version__
+from ..artifacts.build_options import BuildOptions
+from ..artifacts.io import ModelIO
+from ..artifacts.metadata import ArtifactMetadata
+from ..artifacts.onnx_metadata import UnreadableOnnx
+from ..artifacts.sidecar import ENGINE_SUFFIX, EngineSidecar, sidecar_for_engine, sidecar_path_for
 from ..atomic_files import write_bytes_atomically
 from ..errors import ConfigError, EngineBuildError, EngineLoadError
+from ..gpus import CURRENT_CC, current_gpu
 from .builder_log import build_logger
 from .config import config_for_build, save_timing_cache, timing_cache_path
 from .files import build_lock, sha256_of_bytes, sha256_of_files, writable_directory
 from .library import builder_library, is_rtx, library_name, library_version, parsed_version
 from .network import ParsedNetwork, network_from_onnx
-from .options import CURRENT_CC, ENGINE_SETTINGS, BuildOptions
 from .plan import serialized_engine
 from .progress import progress_monitor
-from .sidecar import ENGINE_SUFFIX, EngineSidecar, sidecar_for_engine, sidecar_path_for
-from .source import OnnxSource, UnreadableOnnx, onnx_source
-from .target import local_gpu, rtx_targets
+from .source import OnnxSource, onnx_source
+from .target import rtx_targets
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,30 @@ class BuiltEngine:
 class _Target:
     compute_capabilities: tuple[str, ...]
     gpu_name: str | None
+
+
+@dataclass(frozen=True)
+class BuiltPlan:
+    """Result of `plan_from_onnx`: the serialized engine in memory (a buffer) and its I/O tensors."""
+
+    plan: object
+    io: ModelIO
+    library: str
+    compute_capabilities: tuple[str, ...]
+
+
+def plan_from_onnx(onnx_path: Path, options: BuildOptions | None = None, progress: bool = True) -> BuiltPlan:
+    """Build any ONNX file (no metadata of ours needed) into a serialized engine in memory.
+
+    The builder of `engine_from_onnx` without its files: the same strongly typed network, batch profile on
+    the first axis of every input, targets and options. Raises as `engine_from_onnx` does.
+    """
+    options = options if options is not None else BuildOptions()
+    trt = builder_library(options.builder)
+    target = _build_target(trt, options)
+    plan, parsed = _built_plan(trt, Path(onnx_path), options, target, progress)
+    return BuiltPlan(plan, ModelIO(tuple(parsed.inputs), tuple(parsed.outputs)), library_name(trt),
+                     target.compute_capabilities)
 
 
 def engine_from_onnx(onnx_path: Path, options: BuildOptions | None = None, output_dir: Path | None = None,
@@ -71,7 +100,7 @@ def engine_from_onnx(onnx_path: Path, options: BuildOptions | None = None, outpu
             if previous is not None:
                 return BuiltEngine(engine_path, sidecar_path_for(engine_path), True, 0.0, previous)
         started = time.perf_counter()
-        plan, parsed = _built_plan(trt, source, options, target, progress)
+        plan, parsed = _built_plan(trt, source.path, options, target, progress, source.metadata)
         seconds = time.perf_counter() - started
         sidecar = _describe(trt, source, options, target, parsed, plan, engine_path, seconds)
         _write_outputs(engine_path, plan, sidecar)
@@ -87,7 +116,7 @@ def _source_or_parser_error(trt: ModuleType, onnx_path: Path) -> OnnxSource:
             network_from_onnx(trt, onnx_path, build_logger(trt))
         except EngineBuildError as parser_error:
             raise EngineBuildError(f"{parser_error}\n(onnx could not read it either: {exc})") from exc
-        raise EngineBuildError(f"{onnx_path} is not a readable ONNX model: {exc}") from exc
+        raise EngineBuildError(str(exc)) from exc
 
 
 def _build_target(trt: ModuleType, options: BuildOptions) -> _Target:
@@ -95,19 +124,23 @@ def _build_target(trt: ModuleType, options: BuildOptions) -> _Target:
         if options.compute_capabilities:
             raise ConfigError("compute capabilities can only be chosen when building with TensorRT-RTX; "
                               "TensorRT builds for the GPU it runs on")
-        gpu = local_gpu()
+        gpu = current_gpu()
         return _Target((gpu.compute_capability,), gpu.name)
     targets = rtx_targets(trt, options.compute_capabilities)
     if targets == (CURRENT_CC,):
-        targets = (local_gpu().compute_capability,)
+        targets = (current_gpu().compute_capability,)
     return _Target(targets, None)
 
 
-def _built_plan(trt: ModuleType, source: OnnxSource, options: BuildOptions, target: _Target, progress: bool):
+def _built_plan(trt: ModuleType, onnx_path: Path, options: BuildOptions, target: _Target, progress: bool,
+                metadata: ArtifactMetadata | None = None):
+    """(serialized plan, parsed network); the network is first checked against `metadata`'s task tensors."""
     logger = build_logger(trt)
-    parsed = network_from_onnx(trt, source.path, logger)
+    parsed = network_from_onnx(trt, onnx_path, logger)
+    if metadata is not None:
+        _check_task_tensors(parsed, metadata)
     cache = timing_cache_path(trt, options, target.gpu_name or "", target.compute_capabilities[0])
-    config = config_for_build(trt, parsed, options, source.metadata.input_name, logger, cache)
+    config = config_for_build(trt, parsed, options, logger, cache)
     monitor = progress_monitor(trt, show=progress)
     config.progress_monitor = monitor
     plan = serialized_engine(parsed.builder, parsed.network, config, monitor, logger)
@@ -116,16 +149,28 @@ def _built_plan(trt: ModuleType, source: OnnxSource, options: BuildOptions, targ
     return plan, parsed
 
 
+def _check_task_tensors(parsed: ParsedNetwork, metadata: ArtifactMetadata) -> None:
+    """ConfigError unless the network has the inputs and outputs its metadata's task names."""
+    inputs, outputs = metadata.task_tensors()
+    names = [t.name for t in parsed.inputs]
+    if sorted(names) != sorted(inputs):
+        wanted = f"one input named {inputs[0]!r}" if len(inputs) == 1 else f"the inputs {list(inputs)}"
+        raise ConfigError(f"the network must have exactly {wanted} (its {metadata.task} metadata says so), "
+                          f"it has {names}")
+    missing = set(outputs) - {t.name for t in parsed.outputs}
+    if missing:
+        raise ConfigError(f"the network has no output {sorted(missing)} that its {metadata.task} metadata names; "
+                          f"its outputs: {[t.name for t in parsed.outputs]}")
+
+
 def _describe(trt: ModuleType, source: OnnxSource, options: BuildOptions, target: _Target,
               parsed: ParsedNetwork, plan, engine_path: Path, seconds: float) -> EngineSidecar:
-    from .. import __version__
-
     return EngineSidecar(
         artifact=source.metadata, engine_file=engine_path.name, engine_sha256=sha256_of_bytes(memoryview(plan)),
-        engine_bytes=plan.nbytes, inputs=tuple(parsed.inputs), outputs=tuple(parsed.outputs),
+        engine_bytes=plan.nbytes, io=ModelIO(tuple(parsed.inputs), tuple(parsed.outputs)),
         batch=options.batch, library=library_name(trt), library_version=trt.__version__,
         compute_capabilities=target.compute_capabilities, gpu_name=target.gpu_name,
-        onnx_file=source.path.name, onnx_sha256=source.sha256, build_options=options.to_dict(),
+        onnx_file=source.path.name, onnx_sha256=source.sha256, build_options=options,
         build_seconds=round(seconds, 3), built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vitpose_trt_version=__version__,
     )
@@ -152,7 +197,7 @@ def _up_to_date_sidecar(engine_path: Path, source: OnnxSource, trt: ModuleType, 
         old.onnx_sha256 == source.sha256
         and old.library == library_name(trt)
         and _version_or_none(old.library_version) == library_version(trt)
-        and {key: old.build_options.get(key) for key in ENGINE_SETTINGS} == options.engine_settings()
+        and old.build_options.engine_settings() == options.engine_settings()
         and old.compute_capabilities == target.compute_capabilities
         and old.gpu_name == target.gpu_name
     )

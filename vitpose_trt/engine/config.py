@@ -21,7 +21,7 @@ from types import ModuleType
 from ..errors import ConfigError, EngineBuildError
 from .library import is_rtx, library_version
 from .network import ParsedNetwork
-from .options import BuildOptions
+from ..artifacts.build_options import BuildOptions
 from .target import rtx_targets
 
 MIB = 1 << 20
@@ -30,8 +30,8 @@ CACHE_DIR_ENV = "XDG_CACHE_HOME"
 CACHE_SUBDIR = "vitpose-trt"
 
 
-def config_for_build(trt: ModuleType, parsed: ParsedNetwork, options: BuildOptions, input_name: str,
-                     logger, timing_cache: Path | None):
+def config_for_build(trt: ModuleType, parsed: ParsedNetwork, options: BuildOptions, logger,
+                     timing_cache: Path | None):
     """Return an IBuilderConfig for `parsed` following `options`.
 
     `timing_cache` (TensorRT only) is loaded when the file exists; pass None on TensorRT-RTX.
@@ -41,7 +41,7 @@ def config_for_build(trt: ModuleType, parsed: ParsedNetwork, options: BuildOptio
     config = parsed.builder.create_builder_config()
     if config is None:
         raise EngineBuildError(f"could not create a builder config:\n{logger.quoted_errors()}")
-    _add_batch_profile(parsed, config, options.batch, input_name, logger)
+    _add_batch_profile(parsed, config, options.batch, logger)
     if options.workspace_mib is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib * MIB)
     if options.optimization_level is not None:
@@ -92,24 +92,24 @@ def save_timing_cache(config, path: Path) -> None:
         write_bytes_atomically(path, memoryview(cache.serialize()))
 
 
-def _add_batch_profile(parsed: ParsedNetwork, config, batch: tuple[int, int, int], input_name: str,
-                       logger) -> None:
-    inputs = {t.name: t for t in parsed.inputs}
-    if input_name not in inputs or len(inputs) != 1:
-        raise ConfigError(f"the network must have exactly one input named {input_name!r}, it has {sorted(inputs)}")
-    shape = inputs[input_name].shape
-    if any(d < 0 for d in shape[1:]):
-        raise ConfigError(f"input {input_name!r} has dynamic non-batch dimensions {shape}; only the batch may vary")
-    if shape[0] >= 0 and batch != (shape[0],) * 3:
-        raise ConfigError(
-            f"the ONNX has a fixed batch of {shape[0]}; build it with --batch {shape[0]} "
-            "or export it with a dynamic batch"
-        )
+def _add_batch_profile(parsed: ParsedNetwork, config, batch: tuple[int, int, int], logger) -> None:
+    """One optimization profile: the batch (first) axis of every input runs `batch` (MIN, OPT, MAX)."""
+    inputs = parsed.inputs
+    for tensor in inputs:
+        if any(d < 0 for d in tensor.shape[1:]):
+            raise ConfigError(f"input {tensor.name!r} has dynamic non-batch dimensions {tensor.shape}; "
+                              "only the batch may vary")
+        if tensor.shape[0] >= 0 and batch != (tensor.shape[0],) * 3:
+            raise ConfigError(
+                f"the ONNX has a fixed batch of {tensor.shape[0]}; build it with --batch {tensor.shape[0]} "
+                "or export it with a dynamic batch"
+            )
     profile = parsed.builder.create_optimization_profile()
     if profile is None:
         raise EngineBuildError(f"could not create an optimization profile:\n{logger.quoted_errors()}")
-    low, opt, high = ((b, *shape[1:]) for b in batch)
-    profile.set_shape(input_name, low, opt, high)
+    for tensor in inputs:
+        low, opt, high = ((b, *tensor.shape[1:]) for b in batch)
+        profile.set_shape(tensor.name, low, opt, high)
     if config.add_optimization_profile(profile) < 0:
         raise EngineBuildError(f"the batch profile {batch} was rejected:\n{logger.quoted_errors()}")
 

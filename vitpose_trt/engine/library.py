@@ -14,7 +14,7 @@ from types import ModuleType
 
 from ..dependencies import import_optional
 from ..errors import ConfigError, MissingDependencyError
-from .options import BUILDER_MODULES
+from ..artifacts.build_options import BUILDER_MODULES
 
 #: Import names of the two libraries.
 TENSORRT = "tensorrt"

@@ -12,23 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from ..artifacts.io import TensorSpec
 from ..errors import EngineBuildError
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One network input or output: its name, dtype name ("FLOAT", "HALF", ...) and shape (-1 = dynamic)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TensorInfo:
-        return cls(str(data["name"]), str(data["dtype"]), tuple(int(d) for d in data["shape"]))
 
 
 @dataclass
@@ -40,11 +25,11 @@ class ParsedNetwork:
     parser: object
 
     @property
-    def inputs(self) -> list[TensorInfo]:
+    def inputs(self) -> list[TensorSpec]:
         return [_tensor_info(self.network.get_input(i)) for i in range(self.network.num_inputs)]
 
     @property
-    def outputs(self) -> list[TensorInfo]:
+    def outputs(self) -> list[TensorSpec]:
         return [_tensor_info(self.network.get_output(i)) for i in range(self.network.num_outputs)]
 
 
@@ -68,8 +53,8 @@ def network_from_onnx(trt: ModuleType, onnx_path: Path, logger) -> ParsedNetwork
     return ParsedNetwork(builder, network, parser)
 
 
-def _tensor_info(tensor) -> TensorInfo:
-    return TensorInfo(tensor.name, tensor.dtype.name, tuple(int(d) for d in tensor.shape))
+def _tensor_info(tensor) -> TensorSpec:
+    return TensorSpec.of(tensor.name, tensor.dtype.name, tuple(int(d) for d in tensor.shape))
 
 
 def _parser_error_text(error) -> str:

@@ -1,8 +1,8 @@
 """The ONNX file a build starts from: its vitpose-trt metadata and a digest of its contents.
 
-Reads the graph with `onnx` without loading external weights (a ViTPose-H graph keeps them in a
-separate file, over protobuf's 2 GB limit); the digest covers the .onnx file and every external
-data file it names, so changing weights alone also triggers a rebuild.
+Reads the graph without loading external weights (a ViTPose-H graph keeps them in a separate file, over
+protobuf's 2 GB limit); the digest covers the .onnx file and every external data file it names, so
+changing weights alone also triggers a rebuild.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dependencies import import_optional
+from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, ArtifactMetadata
+from ..artifacts.onnx_metadata import ONNX_METADATA_KEY, metadata_from_props, onnx_graph, props_of
 from ..errors import ConfigError, EngineLoadError
-from ..metadata import ONNX_METADATA_KEY, ONNXRUNTIME_CPU_TARGET, ArtifactMetadata
 from .files import sha256_of_files
 
 
@@ -23,32 +23,21 @@ class OnnxSource:
     sha256: str
 
 
-class UnreadableOnnx(Exception):
-    """Internal: `onnx` could not read the file; the caller lets the TensorRT parser explain why."""
-
-
 def onnx_source(onnx_path: Path) -> OnnxSource:
     """Metadata and digest of `onnx_path`.
 
     Raises ConfigError when the file does not exist or is made for ONNX Runtime on CPUs (its metadata
-    target: dynamic int8 that TensorRT cannot build), UnreadableOnnx when it is not a readable ONNX
+    target: dynamic int8 that TensorRT cannot build), `UnreadableOnnx` when it is not a readable ONNX
     model, EngineLoadError when it carries no (or invalid) vitpose-trt metadata.
     """
-    onnx = import_optional("onnx", "reading ONNX metadata before an engine build")
     path = Path(onnx_path)
-    if not path.is_file():
-        raise ConfigError(f"ONNX file {path} does not exist")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises protobuf DecodeError, ValueError, OSError... for bad files
-        raise UnreadableOnnx(str(exc)) from exc
-    props = {p.key: p.value for p in model.metadata_props}
-    if ONNX_METADATA_KEY not in props:
+    model = onnx_graph(path)
+    metadata = metadata_from_props(props_of(model), str(path))
+    if metadata is None:
         raise EngineLoadError(
             f"{path} has no vitpose-trt metadata (metadata_props key {ONNX_METADATA_KEY!r}); "
-            "export it with vitpose-export so the engine knows its model, keypoints and pipeline"
+            "export it with vitpose-export so the engine knows its model, task and pipeline"
         )
-    metadata = ArtifactMetadata.from_json(props[ONNX_METADATA_KEY], f"{path} metadata")
     if metadata.target == ONNXRUNTIME_CPU_TARGET:
         raise ConfigError(f"{path} is int8 for ONNX Runtime on CPUs (dynamic quantization: MatMulInteger), "
                           "which TensorRT cannot build; export with --target tensorrt for an engine")

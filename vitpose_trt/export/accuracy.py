@@ -84,6 +84,11 @@ class AccuracyReport:
     def to_dict(self) -> dict:
         return {**asdict(self), "within_tolerance": self.within_tolerance}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> AccuracyReport:
+        """Read back `to_dict`'s form (a report file)."""
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
     def summary(self) -> str:
         """One line for the console."""
         return (

@@ -29,14 +29,15 @@ from pathlib import Path
 
 from ..dependencies import import_optional
 from ..errors import ExportError
-from ..metadata import ONNXRUNTIME_CPU_TARGET
+from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET
+from ..artifacts.onnx_metadata import with_metadata
+from .recipes import CPU_INT8_QUANTIZER
 from .files import (
     EXTERNAL_DATA_THRESHOLD_BYTES,
+    converted_metadata,
     external_data_path,
-    metadata_from_onnx,
     save_onnx_atomic,
-    with_metadata,
-    with_precision,
+    source_metadata,
 )
 
 #: What `target` the metadata of these files records.
@@ -44,7 +45,7 @@ CPU_TARGET = ONNXRUNTIME_CPU_TARGET
 #: Op types whose weights are quantized (ONNX Runtime's dynamic int8 MatMul kernels).
 QUANTIZED_OP_TYPES = ("MatMul",)
 #: Recorded as the metadata's "quantizer".
-QUANTIZER = "onnxruntime.quantization.quantize_dynamic"
+QUANTIZER = CPU_INT8_QUANTIZER
 
 
 def cpu_int8_onnx_from_fp32(
@@ -62,7 +63,7 @@ def cpu_int8_onnx_from_fp32(
     onnx = import_optional("onnx", "ONNX export")
     quantization = import_optional("onnxruntime.quantization", "int8 quantization for ONNX Runtime")
     src = Path(src)
-    metadata = metadata_from_onnx(src)
+    metadata = source_metadata(src)
     unquantized = activation_matmuls(onnx.load(str(src), load_external_data=False))
     with tempfile.TemporaryDirectory(prefix="vitpose-int8-cpu-") as tmp:
         out = Path(tmp) / "quantized-int8-cpu.onnx"
@@ -76,24 +77,12 @@ def cpu_int8_onnx_from_fp32(
         except Exception as exc:  # ONNX Runtime's and onnx's own errors derive from Exception only
             raise ExportError(f"ONNX Runtime could not quantize {src.name} to int8: {exc}") from None
         proto = onnx.load(str(out))
-    extra = {"quantizer": QUANTIZER, "target": CPU_TARGET, "calibration_crops": 0,
-             "unquantized_nodes": unquantized, "quantized_op_types": list(QUANTIZED_OP_TYPES),
-             "activations": "uint8 asymmetric per tensor, quantized at run time (dynamic)",
-             "weights": "int8 symmetric per output channel, 7-bit range (reduce_range)", "high_precision_dtype": "fp32"}
-    with_metadata(proto, with_precision(metadata, proto, "int8", **extra))
+    recipe = {"quantizer": QUANTIZER, "calibration_crops": 0, "unquantized_nodes": unquantized,
+              "quantized_op_types": QUANTIZED_OP_TYPES,
+              "activations": "uint8 asymmetric per tensor, quantized at run time (dynamic)",
+              "weights": "int8 symmetric per output channel, 7-bit range (reduce_range)", "high_precision_dtype": "fp32"}
+    with_metadata(proto, converted_metadata(metadata, proto, "int8", CPU_TARGET, **recipe))
     return save_onnx_atomic(proto, dst, external_data_threshold)
-
-
-def is_current_cpu_int8(path: str | Path) -> bool:
-    """Whether `path` is a readable ONNX file written by this recipe (its metadata's quantizer): caches
-    must not serve a file of the static Q/DQ recipe that preceded it, or a damaged one, as this one."""
-    path = Path(path)
-    if not path.is_file():
-        return False
-    try:
-        return metadata_from_onnx(path).extra.get("quantizer") == QUANTIZER
-    except ExportError:  # unreadable, or no vitpose-trt metadata
-        return False
 
 
 def activation_matmuls(model) -> list[str]:

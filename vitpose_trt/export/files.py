@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..atomic_files import staged_folder, write_text_atomically
 from ..dependencies import import_optional
-from ..errors import ConfigError, ExportError
-from ..metadata import ONNX_METADATA_KEY, ArtifactMetadata
+from ..artifacts.metadata import ArtifactMetadata
+from ..artifacts.onnx_metadata import metadata_from_onnx
+from ..errors import EngineLoadError, ExportError
 
 #: Protobuf refuses to serialise a message of 2 GiB or more.
 PROTOBUF_LIMIT_BYTES = 2**31
@@ -49,29 +50,13 @@ def uses_external_data(model) -> bool:
     return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
 
 
-def with_metadata(model, metadata: ArtifactMetadata):
-    """Set `metadata` as the `ONNX_METADATA_KEY` entry of `model.metadata_props` (in place) and return `model`."""
-    for prop in list(model.metadata_props):
-        if prop.key == ONNX_METADATA_KEY:
-            model.metadata_props.remove(prop)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = ONNX_METADATA_KEY, metadata.to_json()
-    return model
-
-
-def metadata_from_onnx(path: str | Path) -> ArtifactMetadata:
-    """Read the `ArtifactMetadata` stored in an ONNX file (tensors are not loaded)."""
-    onnx = import_optional("onnx", "ONNX export")
-    if not Path(path).is_file():
-        raise ConfigError(f"ONNX file {path} does not exist")
+def source_metadata(path: str | Path) -> ArtifactMetadata:
+    """The metadata of the ONNX file a conversion starts from (`artifacts.metadata_from_onnx`), with an
+    unreadable file or one without metadata reported as `ExportError`."""
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, ValueError, OSError... for a file that isn't ONNX
-        raise ExportError(f"{path} is not a readable ONNX file: {exc}") from exc
-    for prop in model.metadata_props:
-        if prop.key == ONNX_METADATA_KEY:
-            return ArtifactMetadata.from_json(prop.value, source=str(path))
-    raise ExportError(f"{path}: no {ONNX_METADATA_KEY!r} metadata; was it written by vitpose-export?")
+        return metadata_from_onnx(path)
+    except EngineLoadError as exc:
+        raise ExportError(str(exc)) from exc
 
 
 def default_opset(model) -> int:
@@ -79,13 +64,15 @@ def default_opset(model) -> int:
     return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def with_precision(metadata: ArtifactMetadata, model, precision: str, **extra) -> ArtifactMetadata:
-    """A copy of `metadata` for the converted `model`: new precision, its opset, `extra` merged in.
+def converted_metadata(metadata: ArtifactMetadata, model, precision: str, target: str | None = None,
+                       **recipe) -> ArtifactMetadata:
+    """`metadata` for the converted `model` (an `onnx.ModelProto`): `precision`, `target` (None: unchanged),
+    the model's opset and the conversion's `recipe` (`Provenance` fields).
 
     (Converters may raise the opset: ModelOpt's Q/DQ graphs need opset 19.)
     """
-    merged = {**metadata.extra, **extra, "opset": default_opset(model)}
-    return dataclasses.replace(metadata, precision=precision, extra=merged)
+    provenance = dataclasses.replace(metadata.provenance, opset=default_opset(model), **recipe)
+    return metadata.converted(precision, provenance, target)
 
 
 def save_onnx_atomic(model, path: str | Path, external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES) -> Path:

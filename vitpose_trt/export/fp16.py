@@ -20,7 +20,9 @@ import numpy as np
 from ..dependencies import import_optional
 from ..errors import ExportError
 from .activation_ranges import nodes_out_of_range, tensor_absmax
-from .files import EXTERNAL_DATA_THRESHOLD_BYTES, metadata_from_onnx, save_onnx_atomic, with_metadata, with_precision
+from ..artifacts.onnx_metadata import with_metadata
+from .files import EXTERNAL_DATA_THRESHOLD_BYTES, converted_metadata, save_onnx_atomic, source_metadata
+from .recipes import FP16_CONVERTER
 
 #: ModelOpt's ONNX loggers (AutoCast's has its own level).
 MODELOPT_LOGGERS = ("modelopt.onnx", "modelopt.onnx.autocast")
@@ -49,7 +51,7 @@ def fp16_onnx_from_fp32(
     autocast = import_optional("modelopt.onnx.autocast", "fp16 conversion (ModelOpt AutoCast)")
     for name in MODELOPT_LOGGERS:  # AutoCast logs every node decision at INFO.
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
-    metadata = metadata_from_onnx(src)
+    metadata = source_metadata(src)
     out_of_range = nodes_out_of_range(src, tensor_absmax(src, calibration_crops), FP16_DATA_MAX)
     try:
         proto = autocast.convert_to_mixed_precision(
@@ -63,8 +65,8 @@ def fp16_onnx_from_fp32(
         )
     except (ValueError, RuntimeError, KeyError) as exc:
         raise ExportError(f"ModelOpt AutoCast could not convert {src} to fp16: {exc}") from exc
-    extra = {"converter": "modelopt.onnx.autocast", "fp32_op_types": list(keep_fp32_ops),
-             "calibration_crops": len(calibration_crops), "fp32_out_of_range_nodes": out_of_range,
-             "fp16_data_max": FP16_DATA_MAX}
-    with_metadata(proto, with_precision(metadata, proto, "fp16", **extra))
+    recipe = {"converter": FP16_CONVERTER, "fp32_op_types": keep_fp32_ops,
+              "calibration_crops": len(calibration_crops), "fp32_out_of_range_nodes": out_of_range,
+              "fp16_data_max": FP16_DATA_MAX}
+    with_metadata(proto, converted_metadata(metadata, proto, "fp16", **recipe))
     return save_onnx_atomic(proto, dst, external_data_threshold)

@@ -7,15 +7,19 @@ example batch and matches PyTorch to ~1e-7 (FIELD.md). Opset 17-20 only: opset 2
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import warnings
 from pathlib import Path
 
 from ..dependencies import import_optional
 from ..errors import ConfigError, ExportError
-from ..metadata import ArtifactMetadata
+from ..artifacts.metadata import ArtifactMetadata
+from ..artifacts.onnx_metadata import with_metadata
+from ..artifacts.provenance import Provenance
 from ..specs import INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
-from .files import EXTERNAL_DATA_THRESHOLD_BYTES, save_onnx_atomic, tensor_bytes, with_metadata
+from .files import EXTERNAL_DATA_THRESHOLD_BYTES, save_onnx_atomic, tensor_bytes
+from .recipes import EXPORTER
 
 DEFAULT_OPSET = 17
 SUPPORTED_OPSETS = range(17, 21)
@@ -37,7 +41,7 @@ def export_onnx(
 
     Graph: input `INPUT_NAME` (N, 3, 256, 192) float32 -> output `OUTPUT_NAME` (N, K, 64, 48) float32,
     N dynamic. Simplified with onnxslim when `simplify`. `metadata_props[ONNX_METADATA_KEY]` holds
-    `ArtifactMetadata.for_model(model.spec, model.keypoints, "fp32")`. Tensors go to an external
+    `ArtifactMetadata.for_pose_model(model.spec, model.keypoints)` with the export's provenance. Tensors go to an external
     data file when they exceed `external_data_threshold` bytes. Written atomically.
     """
     if opset not in SUPPORTED_OPSETS:
@@ -50,8 +54,8 @@ def export_onnx(
     if simplify:
         onnxslim = import_optional("onnxslim", "ONNX export")
         proto = onnxslim.slim(proto)
-    metadata = ArtifactMetadata.for_model(model.spec, model.keypoints, "fp32")
-    metadata.extra.update(opset=opset, exporter="torch.onnx legacy (dynamo=False)", simplified=simplify)
+    provenance = Provenance(exporter=EXPORTER, opset=opset, simplified=simplify)
+    metadata = dataclasses.replace(ArtifactMetadata.for_pose_model(model.spec, model.keypoints), provenance=provenance)
     with_metadata(proto, metadata)
     # The checker serialises the proto, which protobuf refuses past 2 GiB (ViTPose-H fp32).
     if tensor_bytes(proto) <= EXTERNAL_DATA_THRESHOLD_BYTES:

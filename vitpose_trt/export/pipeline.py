@@ -13,6 +13,7 @@ accuracy report, printed and written beside it (`DIR/<model>.report.json`,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from filelock import Timeout
 
 from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
-from ..metadata import TENSORRT_TARGET
+from ..artifacts.metadata import TENSORRT_TARGET
 from .accuracy import (
     FP32_TOLERANCE,
     REPORT_TOLERANCE,
@@ -37,6 +38,7 @@ from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
 from .fp16 import DEFAULT_FP16_CALIB_COUNT, fp16_onnx_from_fp32
 from .onnx_export import DEFAULT_OPSET, export_onnx
 from .quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
+from .recipes import is_current, report_path_for
 
 PRECISIONS = ("fp32", "fp16", "int8", "fp8")
 DEFAULT_TARGET = TENSORRT_TARGET
@@ -45,7 +47,6 @@ TARGETS = (DEFAULT_TARGET, CPU_TARGET)
 TARGET_PRECISIONS = {DEFAULT_TARGET: PRECISIONS, CPU_TARGET: ("fp32", "int8")}
 #: File name suffix after the precision, per target.
 _TARGET_SUFFIX = {DEFAULT_TARGET: "", CPU_TARGET: "-cpu"}
-REPORT_SUFFIX = ".report.json"
 _RANDOM_WEIGHTS_NOTE = "random weights: heatmaps are nearly flat, so keypoint agreement means little"
 
 
@@ -81,12 +82,6 @@ def onnx_path_for(output_dir: str | Path, model_name: str, precision: str, targe
     target "onnxruntime-cpu" (model: `artifact_name`)."""
     suffix = "" if precision == "fp32" else f"-{precision}{_TARGET_SUFFIX[target]}"
     return Path(output_dir) / f"{model_name}{suffix}.onnx"
-
-
-def report_path_for(onnx_path: str | Path) -> Path:
-    """`DIR/<stem>.report.json` beside `DIR/<stem>.onnx`."""
-    onnx_path = Path(onnx_path)
-    return onnx_path.with_name(onnx_path.stem + REPORT_SUFFIX)
 
 
 @dataclass
@@ -132,15 +127,18 @@ def export_precision(
     external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES,
     log: Callable[[str], None] = print,
     target: str = DEFAULT_TARGET,
+    name: str | None = None,
+    reuse_current: bool = False,
 ) -> ExportResult:
     """Export `model` to fp32 ONNX, check it, and convert it to `precision` with an accuracy report.
 
     calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8 (`needs_calibration`); None
     uses the first `default_calib_count(precision)` crops of scikit-image's calibration photos. Giving
     crops to a conversion that uses none is a `ConfigError`. random_weights only adds a
-    note to the report. target: "tensorrt" or "onnxruntime-cpu" (see the module docstring). Raises
-    `AccuracyError` when the fp32 file disagrees with PyTorch, `ConfigError` for a precision the target
-    has no recipe for.
+    note to the report. target: "tensorrt" or "onnxruntime-cpu" (see the module docstring). name: the
+    files' stem (default `artifact_name(model)`). reuse_current: keep files that `recipes.is_current` says
+    this version would write the same (a cache; their reports are read back). Raises `AccuracyError` when
+    the fp32 file disagrees with PyTorch, `ConfigError` for a precision the target has no recipe for.
 
     Exports of one model into one folder take turns, across processes too (`export_lock`), so two runs
     never mix their files; every file is written atomically.
@@ -150,10 +148,10 @@ def export_precision(
     checked_target(target, precision)
     if calibration_crops is not None and not needs_calibration(precision, target):
         raise ConfigError(f"{precision} for {target} uses no calibration crops; pass calibration_crops=None")
-    fp32_path = onnx_path_for(output_dir, artifact_name(model), "fp32")
-    with export_lock(fp32_path, log):
-        return _export_in_turn(model, precision, fp32_path, calibration_crops, opset, random_weights, verbose,
-                               external_data_threshold, log, target)
+    job = _Job(model, precision, target, name or artifact_name(model), Path(output_dir), opset, random_weights,
+               verbose, external_data_threshold, log, reuse_current)
+    with export_lock(job.fp32_path, log):
+        return _export_in_turn(job, calibration_crops)
 
 
 def checked_target(target: str, precision: str) -> None:
@@ -193,36 +191,86 @@ class _AnnouncedLock:
         self.lock.release()
 
 
-def _export_in_turn(model, precision: str, fp32_path: Path, calibration_crops, opset: int, random_weights: bool,
-                    verbose: bool, external_data_threshold: int, log: Callable[[str], None],
-                    target: str = DEFAULT_TARGET) -> ExportResult:
+@dataclass(frozen=True)
+class _Job:
+    """One `export_precision` call's settings."""
+
+    model: object
+    precision: str
+    target: str
+    name: str
+    output_dir: Path
+    opset: int
+    random_weights: bool
+    verbose: bool
+    external_data_threshold: int
+    log: Callable[[str], None]
+    reuse_current: bool
+
+    @property
+    def fp32_path(self) -> Path:
+        return onnx_path_for(self.output_dir, self.name, "fp32")
+
+    @property
+    def path(self) -> Path:
+        return onnx_path_for(self.output_dir, self.name, self.precision, self.target)
+
+    def reusable(self, path: Path, precision: str) -> bool:
+        return self.reuse_current and is_current(path, precision, self.target)
+
+
+def _export_in_turn(job: _Job, calibration_crops) -> ExportResult:
     """`export_precision`'s work, while holding the model's export lock."""
-    name, warp, output_dir = artifact_name(model), model.keypoints.warp, fp32_path.parent
-    log(f"exporting {name} to {fp32_path} (opset {opset})")
-    export_onnx(model, fp32_path, opset=opset, external_data_threshold=external_data_threshold)
+    fp32_path, warp = job.fp32_path, job.model.keypoints.warp
+    if job.reusable(fp32_path, "fp32") and (job.precision == "fp32" or job.reusable(job.path, job.precision)):
+        return _result_on_disk(job)
     crops = held_out_crops(warp)
-    judge = _Judge(crops, heatmaps_from_torch(model, crops), model.spec.name, random_weights)
-    check, check_path = judge.report(fp32_path, "fp32", FP32_TOLERANCE)
-    log(f"fp32 check: {check.summary()}")
+    judge = _Judge(crops, heatmaps_from_torch(job.model, crops), job.model.spec.name, job.random_weights)
+    if job.reusable(fp32_path, "fp32"):
+        check, check_path = _report_on_disk(fp32_path)
+    else:
+        job.log(f"exporting {job.name} to {fp32_path} (opset {job.opset})")
+        export_onnx(job.model, fp32_path, opset=job.opset, external_data_threshold=job.external_data_threshold)
+        check, check_path = judge.report(fp32_path, "fp32", FP32_TOLERANCE)
+        job.log(f"fp32 check: {check.summary()}")
     if not check.within_tolerance:
         raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g} "
                             "(is the model in training mode?)")
-    result = ExportResult(precision, fp32_path, fp32_path, check, check_path, check, check_path)
-    if precision == "fp32":
+    result = ExportResult(job.precision, fp32_path, fp32_path, check, check_path, check, check_path)
+    if job.precision == "fp32":
         return result
-    if calibration_crops is None:
-        calibration_crops = default_calibration_crops(precision, target, warp)
-    result.onnx = onnx_path_for(output_dir, name, precision, target)
-    how = "no calibration" if calibration_crops is None else f"{len(calibration_crops)} calibration crops"
-    log(f"converting to {precision} for {target} ({how}) -> {result.onnx}")
-    converted_onnx_from_fp32(fp32_path, result.onnx, precision, target, calibration_crops, verbose=verbose,
-                             external_data_threshold=external_data_threshold)
-    result.report, result.report_path = judge.report(result.onnx, precision, REPORT_TOLERANCE[precision])
-    log(f"{precision} report: {result.report.summary()}")
+    result.onnx = job.path
+    _convert(job, calibration_crops, warp)
+    result.report, result.report_path = judge.report(result.onnx, job.precision, REPORT_TOLERANCE[job.precision])
+    job.log(f"{job.precision} report: {result.report.summary()}")
     if not result.report.within_tolerance:
-        log(f"WARNING: {precision} rel-L2 {result.report.relative_l2:.3g} exceeds {result.report.tolerance:g}; "
-            f"see {result.report_path}")
+        job.log(f"WARNING: {job.precision} rel-L2 {result.report.relative_l2:.3g} exceeds "
+                f"{result.report.tolerance:g}; see {result.report_path}")
     return result
+
+
+def _result_on_disk(job: _Job) -> ExportResult:
+    """The result of an earlier export whose files are all current (nothing is written)."""
+    check, check_path = _report_on_disk(job.fp32_path)
+    report, report_path = (check, check_path) if job.precision == "fp32" else _report_on_disk(job.path)
+    job.log(f"reusing {job.path} (current; {report.summary()})")
+    return ExportResult(job.precision, job.fp32_path, job.path, check, check_path, report, report_path)
+
+
+def _convert(job: _Job, calibration_crops, warp: str) -> None:
+    """Write `job.path` from the fp32 file by the recipe of the job's precision and target."""
+    if calibration_crops is None:
+        calibration_crops = default_calibration_crops(job.precision, job.target, warp)
+    how = "no calibration" if calibration_crops is None else f"{len(calibration_crops)} calibration crops"
+    job.log(f"converting to {job.precision} for {job.target} ({how}) -> {job.path}")
+    converted_onnx_from_fp32(job.fp32_path, job.path, job.precision, job.target, calibration_crops,
+                             verbose=job.verbose, external_data_threshold=job.external_data_threshold)
+
+
+def _report_on_disk(onnx_path: Path) -> tuple[AccuracyReport, Path]:
+    """The accuracy report written beside `onnx_path` by an earlier export."""
+    path = report_path_for(onnx_path)
+    return AccuracyReport.from_dict(json.loads(path.read_text(encoding="utf-8"))), path
 
 
 def converted_onnx_from_fp32(src: Path, dst: Path, precision: str, target: str = DEFAULT_TARGET,

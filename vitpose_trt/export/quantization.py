@@ -20,18 +20,19 @@ import numpy as np
 
 from ..dependencies import import_optional
 from ..errors import ConfigError, ExportError
-from ..metadata import TENSORRT_TARGET
+from ..artifacts.metadata import TENSORRT_TARGET
+from ..artifacts.onnx_metadata import with_metadata
 from ..specs import INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH
 from .files import (
     EXTERNAL_DATA_THRESHOLD_BYTES,
+    converted_metadata,
     copy_onnx,
     external_data_path,
-    metadata_from_onnx,
     save_onnx_atomic,
-    with_metadata,
-    with_precision,
+    source_metadata,
 )
 from .fp16 import DEFAULT_FP32_OPS
+from .recipes import MODELOPT_QUANTIZER
 
 QUANTIZED_PRECISIONS = ("int8", "fp8")
 #: Precision of the unquantized ops: ModelOpt's default, and what TensorRT runs fastest. (With "fp32"
@@ -97,17 +98,17 @@ def quantized_onnx_from_fp32(
     if mode not in QUANTIZED_PRECISIONS:
         raise ConfigError(f"unknown quantization mode {mode!r}; valid: {', '.join(QUANTIZED_PRECISIONS)}")
     onnx = import_optional("onnx", "ONNX export")
-    metadata = metadata_from_onnx(src)
+    metadata = source_metadata(src)
     graph = onnx.load(str(src), load_external_data=False)
     excluded = [] if quantize_attention_values else attention_value_matmuls(graph)
     proto = _modelopt_quantized(src, mode, calibration_crops, excluded, keep_fp32_ops, verbose)
     bad = int32_dequantize_nodes(proto)
     if bad:
         raise ExportError(f"{mode} graph has int32-bias DequantizeLinear nodes TensorRT cannot build: {bad[:3]}")
-    extra = {"quantizer": "modelopt.onnx.quantization", "calibration_crops": len(calibration_crops),
-             "unquantized_nodes": excluded, "fp32_op_types": list(keep_fp32_ops),
-             "high_precision_dtype": HIGH_PRECISION_DTYPE, "target": TENSORRT_TARGET}
-    with_metadata(proto, with_precision(metadata, proto, mode, **extra))
+    recipe = {"quantizer": MODELOPT_QUANTIZER, "calibration_crops": len(calibration_crops),
+              "unquantized_nodes": excluded, "fp32_op_types": keep_fp32_ops,
+              "high_precision_dtype": HIGH_PRECISION_DTYPE}
+    with_metadata(proto, converted_metadata(metadata, proto, mode, TENSORRT_TARGET, **recipe))
     return save_onnx_atomic(proto, dst, external_data_threshold)
 
 

@@ -108,21 +108,24 @@ def crops_module(cp):
 
 
 class CudaCrops:
-    """Crop stage for CUDA backends: `(image, warps, flip, out=None) -> crops` on the GPU.
+    """Crop stage for CUDA backends, on the GPU; the interface of `cpu_crops.CpuCrops`.
 
-    image: (H, W, 3) uint8 in `color` order: numpy (uploaded once per call through pinned memory),
-    CuPy, or any `__cuda_array_interface__` / DLPack GPU array (used in place, any strides).
-    warps: (N, 2, 3) image px -> crop px (`geometry.warps_from_boxes`). flip: also write the crops
-    mirrored (crop x -> 191 - x) as rows N..2N-1. out: optional C-contiguous CuPy float32 or float16
-    (M >= copies * N, 3, 256, 192) buffer (e.g. an engine's input buffer), else a reused float32 one.
-    Returns (copies * N, 3, 256, 192) on the current CuPy stream; valid until the next call.
+    `stage(image, warps, flip=False, out=None) -> crops`: image (H, W, 3) uint8 in `color` order: numpy
+    (uploaded once per call through pinned memory), CuPy, or any `__cuda_array_interface__` / DLPack GPU
+    array (used in place, any strides). warps: (N, 2, 3) image px -> crop px (`geometry.warps_from_boxes`).
+    flip: also write the crops mirrored (crop x -> w - 1 - x) as rows N..2N-1. out: optional C-contiguous
+    CuPy float32 or float16 (M >= copies * N, 3, h, w) buffer (e.g. an engine's input buffer), else a reused
+    float32 one. Returns (copies * N, 3, h, w) on the current CuPy stream; valid until the next call.
+    `stage.write(...)` fills rows of a batch the caller holds. size: the crops' (h, w) (default 256 x 192).
     Raises MissingDependencyError without CuPy, DeviceError without a usable GPU.
     """
 
     device = "cuda"
 
-    def __init__(self, color: str = "bgr", mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB, device: int | None = None):
+    def __init__(self, color: str = "bgr", mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB, device: int | None = None,
+                 size: tuple[int, int] = (INPUT_HEIGHT, INPUT_WIDTH)):
         self.color = checked_color(color)
+        self.size = tuple(size)
         self.cuda = cuda_device(device, "GPU preprocessing (crop kernel)")
         import cupy as cp  # cuda_device() has imported it
 
@@ -132,39 +135,48 @@ class CudaCrops:
         self._mean_scale = cp.asarray(mean_scale(mean, std))
         self._images = DeviceImages(cp)
         self._warps = PinnedUpload(cp)
-        self._batch = cp.empty((0, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH), cp.float32)
+        self._batch = cp.empty((0, _CHANNELS, *self.size), cp.float32)
 
     def __call__(self, image, warps, flip: bool = False, out=None):
+        count = len(warps)
+        batch = self.batch((2 if flip else 1) * count, out)
+        self.write(image, warps, batch, 0, count if flip else None)
+        return batch
+
+    def write(self, image, warps, batch, row: int, mirror_row: int | None = None) -> None:
+        """Write the N crops of `image` into `batch[row:row + N]` (CuPy, C-contiguous), and their mirrored
+        copies into `batch[mirror_row:mirror_row + N]` unless `mirror_row` is None; one kernel launch."""
         inverse = inverse_warps(warps)
-        count, copies = len(inverse), 2 if flip else 1
+        count = len(inverse)
         if count > MAX_BOXES_PER_CALL:
             raise InputError(f"{count} boxes in one call; the crop kernel takes at most {MAX_BOXES_PER_CALL}")
-        batch = self._batch_for(copies * count, out)
         if count == 0:
-            return batch
+            return
         stream = execution_stream(self._cp)
         pixels = self._images.on_device(image, stream)
         inverse_gpu = self._warps.to_device(inverse, stream)
-        row, col, channel = pixels.strides
+        row_stride, col_stride, channel_stride = pixels.strides
+        height, width = self.size
         args = (
-            pixels, np.int32(pixels.shape[0]), np.int32(pixels.shape[1]), np.int64(row), np.int64(col),
-            np.int64(channel), np.int32(self.color == "bgr"), inverse_gpu, np.int32(count), batch,
-            np.int32(INPUT_HEIGHT), np.int32(INPUT_WIDTH), self._mean_scale, np.float32(BORDER_VALUE),
-            np.int32(count if flip else -1),
+            pixels, np.int32(pixels.shape[0]), np.int32(pixels.shape[1]), np.int64(row_stride),
+            np.int64(col_stride), np.int64(channel_stride), np.int32(self.color == "bgr"), inverse_gpu,
+            np.int32(count), batch[row:], np.int32(height), np.int32(width), self._mean_scale,
+            np.float32(BORDER_VALUE), np.int32(-1 if mirror_row is None else mirror_row - row),
         )
         with stream:  # RawKernel launches on the current stream
-            self._kernels[batch.dtype](launch_grid(count), BLOCK, args)
-        return batch
+            self._kernels[batch.dtype](launch_grid(count, height, width), BLOCK, args)
 
-    def _batch_for(self, rows: int, out):
+    def batch(self, rows: int, out=None):
+        """`rows` rows to write crops into: the first rows of `out` (checked), else of the stage's own buffer."""
         cp = self._cp
         if out is not None:
-            expected = (_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
+            expected = (_CHANNELS, *self.size)
             if not isinstance(out, cp.ndarray) or out.dtype not in ENTRY_POINTS or out.shape[1:] != expected:
-                raise InputError(f"out must be a CuPy float32/float16 (M, 3, 256, 192) array, got {type(out).__name__}")
+                raise InputError(f"out must be a CuPy float32/float16 (M, {_CHANNELS}, {self.size[0]}, {self.size[1]}) "
+                                 f"array, got {type(out).__name__}")
             if len(out) < rows or not out.flags.c_contiguous:
                 raise InputError(f"out must be C-contiguous with at least {rows} rows, got shape {out.shape}")
             return out[:rows]
         if len(self._batch) < rows:
-            self._batch = cp.empty((rows, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH), cp.float32)
+            self._batch = cp.empty((rows, _CHANNELS, *self.size), cp.float32)
         return self._batch[:rows]

@@ -1,34 +1,19 @@
 """The CUDA device the GPU runtime runs on, found through CuPy, and `DeviceError` when there is none.
 
-CuPy loads lazily (`import_optional`): importing this module needs only numpy. Every GPU module of the
+CuPy loads lazily (`import_optional`): importing this module needs only numpy. What the device is (name,
+compute capability) is `vitpose_trt.gpus`' answer. Every GPU module of the
 runtime (crop kernel, TensorRT and torch-cuda backends) starts from `cuda_device()`, so a machine without
 a usable GPU fails in one place with one clear message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..dependencies import import_optional
 from ..errors import ConfigError, DeviceError
+from ..gpus import GpuInfo, gpu_from_cuda_properties
 
 #: What a user without a GPU can run instead; part of every DeviceError message.
 CPU_ALTERNATIVE = "run on the CPU instead with an .onnx model (backend='onnxruntime') or backend='torch'"
-
-
-@dataclass(frozen=True)
-class CudaDevice:
-    """One CUDA device. compute_capability: (major, minor), e.g. (8, 7) for Jetson Orin."""
-
-    index: int
-    name: str
-    compute_capability: tuple[int, int]
-    total_memory: int  # bytes
-
-    @property
-    def compute_capability_text(self) -> str:
-        """"8.7" style, as `nvidia-smi --query-gpu=compute_cap` prints it."""
-        return f"{self.compute_capability[0]}.{self.compute_capability[1]}"
 
 
 def cupy_module(feature: str = "the GPU runtime"):
@@ -41,7 +26,7 @@ def cuda_errors(cp) -> tuple[type[BaseException], ...]:
     return (cp.cuda.runtime.CUDARuntimeError, cp.cuda.driver.CUDADriverError)
 
 
-def cuda_device(index: int | None = None, feature: str = "the GPU runtime") -> CudaDevice:
+def cuda_device(index: int | None = None, feature: str = "the GPU runtime") -> GpuInfo:
     """Return the CUDA device `index` (None: CuPy's current device) and make it current.
 
     Raises `MissingDependencyError` when CuPy is not installed, `DeviceError` when CUDA reports no
@@ -60,9 +45,7 @@ def cuda_device(index: int | None = None, feature: str = "the GPU runtime") -> C
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
         raise ConfigError(f"CUDA device index must be an integer in 0..{count - 1}, got {index!r}")
     cp.cuda.Device(index).use()
-    props = cp.cuda.runtime.getDeviceProperties(index)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-    return CudaDevice(index, name, (int(props["major"]), int(props["minor"])), int(props["totalGlobalMem"]))
+    return gpu_from_cuda_properties(index, cp.cuda.runtime.getDeviceProperties(index))
 
 
 def execution_stream(cp):

@@ -10,16 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-
-_IMAGE_NDIM = 3
-_CHANNELS = 3
-
-
-def is_gpu_array(array) -> bool:
-    """True for arrays living on a CUDA device (CuPy, or anything with `__cuda_array_interface__` / DLPack)."""
-    return hasattr(array, "__cuda_array_interface__") or (
-        hasattr(array, "__dlpack__") and not isinstance(array, np.ndarray)
-    )
+from ..validation import check_image_layout, is_gpu_array
 
 
 def gpu_array_as_cupy(cp, array):
@@ -29,13 +20,6 @@ def gpu_array_as_cupy(cp, array):
     if hasattr(array, "__cuda_array_interface__"):
         return cp.asarray(array)
     return cp.from_dlpack(array)
-
-
-def _checked_image_shape(shape, dtype) -> None:
-    if len(shape) != _IMAGE_NDIM or shape[2] != _CHANNELS or shape[0] < 1 or shape[1] < 1:
-        raise InputError(f"image must have shape (H, W, 3) with H, W >= 1, got {tuple(shape)}")
-    if str(dtype) != "uint8":
-        raise InputError(f"image must be uint8 (0-255 pixel values), got {dtype}")
 
 
 class PinnedUpload:
@@ -76,9 +60,9 @@ class DeviceImages:
         """(H, W, 3) uint8 CuPy array (any strides) holding `image`; numpy images are copied on `stream`."""
         if is_gpu_array(image):
             pixels = gpu_array_as_cupy(self._cp, image)
-            _checked_image_shape(pixels.shape, pixels.dtype)
+            check_image_layout(pixels.shape, pixels.dtype)
             return pixels
         if not isinstance(image, np.ndarray):
             raise InputError(f"image must be a numpy or GPU (CuPy/DLPack) array, got {type(image).__name__}")
-        _checked_image_shape(image.shape, image.dtype)
+        check_image_layout(image.shape, image.dtype)
         return self._upload.to_device(image, stream)

@@ -1,34 +1,42 @@
-"""`PoseEstimator`: image + person boxes -> keypoints, with the official top-down test pipeline.
+"""`PoseEstimator`: images + person boxes -> keypoints, with the official top-down test pipeline.
 
-Per call: validate -> warps (boxes -> 2x3 matrices) -> crops -> infer -> flip-merge -> decode -> image
-frame. Crops, inference and decode run on the backend's device (numpy on the CPU, CuPy on the GPU);
-boxes, warps and the final mapping are tiny and stay on the host.
+Per call, as named stages (`STAGES`, observable through `on_stage`): validate -> crop (boxes -> warps ->
+crops, on the GPU including the image upload) -> infer -> flip_merge -> decode (heatmaps -> heatmap-px
+keypoints, and the device -> host copy) -> map (back to image px, `Poses`). Crops, inference and decode
+run on the backend's device (numpy on the CPU, CuPy on the GPU); boxes, warps and the final mapping are
+tiny and stay on the host. The backend is task-agnostic: this class finds the crops and heatmaps tensors
+by the names in the artifact's pose settings.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from contextlib import nullcontext
 
 import numpy as np
 
 from ..decode import flip_back, keypoints_from_heatmaps
-from ..errors import ConfigError, InferenceError
+from ..errors import ConfigError, InferenceError, InputError
 from ..geometry import image_points_from_heatmap, warps_from_boxes
 from ..keypoints import DECODERS
-from ..specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
-from .backends import AUTO, open_backend
 from ..preprocess import checked_color
-from .devices import array_module_for, crop_stage_for, host_array
-from .poses import Poses
 from ..validation import checked_boxes, checked_image
+from .backends import AUTO, open_backend
+from .devices import array_module_for, crop_stage_for, host_array
+from .person_chunks import Segment, chunks_of_persons
+from .pose_model import pose_metadata_for
+from .poses import Poses
+from .stage_timing import OnStage, StageClock
 
 #: Flip test runs every crop twice: as it is and mirrored.
 FLIP_COPIES = 2
+#: The stages a call goes through, in order, as `on_stage` names them (crop..decode once per chunk).
+STAGES = ("validate", "crop", "infer", "flip_merge", "decode", "map")
 
 
 class PoseEstimator:
-    """Top-down ViTPose inference on one image at a time; one estimator may serve several threads.
+    """Top-down ViTPose inference; one estimator may serve several threads.
 
     model_or_path: `.engine`/`.plan` (TensorRT), `.onnx` (ONNX Runtime), a checkpoint path or model name
     or a `ViTPose` module (PyTorch). backend: "auto" (by model_or_path), "torch", "onnxruntime",
@@ -38,6 +46,11 @@ class PoseEstimator:
     backend's default / the engine's limit); more persons are run in chunks. threads: CPU threads for
     CPU backends (None: the library default).
 
+    on_stage: optional `on_stage(stage, seconds)` callback, called after each stage of every call with
+    its wall time (stage names: `STAGES`; crop..decode once per chunk of persons), in the calling thread.
+    sync_stages: on GPU backends, wait for the device at the end of each timed stage so that its time is
+    the device's too (slower: it removes the overlap between stages); ignored on the CPU.
+
     Threads: calls from several threads give the same poses as the same calls made one after another.
     On CPU backends (onnxruntime, torch) they run concurrently: every thread gets its own crop stage
     (its own buffers), and ONNX Runtime's `run` and PyTorch inference are thread-safe. GPU backends
@@ -46,34 +59,54 @@ class PoseEstimator:
     """
 
     def __init__(self, model_or_path, backend: str = AUTO, color: str = "bgr", flip_test: bool | None = None,
-                 decode: str | None = None, max_batch: int | None = None, threads: int | None = None):
+                 decode: str | None = None, max_batch: int | None = None, threads: int | None = None,
+                 on_stage: OnStage | None = None, sync_stages: bool = False):
         # Options first: a typo should not cost loading a model.
         self.color = checked_color(color)
         _checked_flip_test(flip_test, official=False)
         if decode is not None:
             _checked_decode(decode, official=decode)
+        self._clock = StageClock(on_stage)  # checks the callback before a model is loaded
         self.backend = open_backend(model_or_path, backend, max_batch=max_batch, threads=threads)
-        self.metadata = self.backend.metadata
-        self.keypoints = self.metadata.keypoints
-        pipeline = {**self.keypoints.pipeline_settings(), **self.metadata.pipeline}
-        self.warp = pipeline["warp"]
-        self.flip_shift = bool(pipeline["flip_shift"])
-        self.blur_kernel = int(pipeline["blur_kernel"])
-        self.flip_test = _checked_flip_test(flip_test, pipeline["flip_test"])
-        self.decode = _checked_decode(decode, pipeline["decode"])
-        _check_sizes(self.metadata)
+        self.metadata = pose_metadata_for(self.backend)
+        self.settings = settings = self.metadata.pose
+        self.keypoints = settings.keypoints
+        self.warp, self.flip_shift, self.blur_kernel = settings.warp, settings.flip_shift, settings.blur_kernel
+        self.flip_test = _checked_flip_test(flip_test, settings.flip_test)
+        self.decode = _checked_decode(decode, settings.decode)
+        self._input = self.backend.io.input(settings.input_name)
+        self._xp = array_module_for(self.backend.device)
+        self.sync_stages = sync_stages
         # Thread-safe backends: one crop stage per thread, no lock. Others: one stage, calls take turns.
         self._thread_stages = threading.local()
-        self._thread_stages.stage = crop_stage_for(self.backend.device, color, self.metadata)
+        self._thread_stages.stage = crop_stage_for(self.backend.device, color, settings)
         self._shared_stage = None if self.backend.thread_safe else self._thread_stages.stage
         self._turns = nullcontext() if self.backend.thread_safe else threading.Lock()
-        self._xp = array_module_for(self.backend.device)
         self._copies = FLIP_COPIES if self.flip_test else 1
         self.persons_per_inference = max(1, self.backend.max_batch // self._copies)
 
     def __repr__(self) -> str:
         return (f"PoseEstimator({self.backend!r}, warp={self.warp}, flip_test={self.flip_test}, "
                 f"decode={self.decode}, color={self.color})")
+
+    @property
+    def on_stage(self) -> OnStage | None:
+        """The stage-timing callback (see the class docstring); assign a new one, or None to stop timing."""
+        return self._clock.on_stage
+
+    @on_stage.setter
+    def on_stage(self, callback: OnStage | None) -> None:
+        self._clock = StageClock(callback, self._clock.synchronize)
+
+    @property
+    def sync_stages(self) -> bool:
+        """Whether timed stages wait for the GPU at their end (see the class docstring); assignable."""
+        return self._clock.synchronize is not None
+
+    @sync_stages.setter
+    def sync_stages(self, value: bool) -> None:
+        synchronize = _device_synchronizer(self.backend.device) if value else None
+        self._clock = StageClock(self._clock.on_stage, synchronize)
 
     def __call__(self, image, boxes, box_format: str = "xyxy") -> Poses:
         """Poses of the N `boxes` in `image`.
@@ -82,61 +115,113 @@ class PoseEstimator:
         DLPack arrays). boxes: (N, 4) xyxy image px, or COCO xywh with box_format="xywh"; an optional
         5th column is the detector score (used by `Poses.to_coco`). N may be 0 (empty Poses).
         """
-        image = checked_image(image, self.backend.device)
-        boxes, box_scores = checked_boxes(boxes, box_format)
-        if len(boxes) == 0:
-            return Poses.empty(self.keypoints.num_keypoints)
+        return self.batch([image], [boxes], box_format)[0]
+
+    def batch(self, images: Sequence, boxes: Sequence, box_format: str = "xyxy") -> list[Poses]:
+        """Poses of several images at once: `boxes[i]` are the boxes of `images[i]` (as in `__call__`).
+
+        The crops of all images share inferences (chunks of `persons_per_inference` persons), so many
+        images with few persons each run as full batches. Returns one `Poses` per image, in order.
+        """
+        if len(images) != len(boxes):
+            raise InputError(f"{len(images)} images but {len(boxes)} box arrays: pass one box array per image")
+        with self._clock("validate"):
+            images = [checked_image(image, self.backend.device) for image in images]
+            checked = [checked_boxes(b, box_format) for b in boxes]
+        all_boxes = [b for b, _ in checked]
         with self._turns:
-            chunks = [self._heatmap_keypoints(image, boxes[start : start + self.persons_per_inference])
-                      for start in range(0, len(boxes), self.persons_per_inference)]
-        coords = np.concatenate([c for c, _ in chunks])
-        scores = np.concatenate([s for _, s in chunks])
-        _check_finite(scores, self.backend)
-        points = image_points_from_heatmap(coords, boxes, self.warp, heatmap_size=(HEATMAP_WIDTH, HEATMAP_HEIGHT))
-        return Poses(
-            keypoints=points.astype(np.float32),
-            scores=scores.astype(np.float32),
-            boxes=boxes.astype(np.float32),
-            box_scores=None if box_scores is None else box_scores.astype(np.float32),
-        )
+            parts = [self._chunk_keypoints(images, chunk)
+                     for chunk in chunks_of_persons(all_boxes, self.persons_per_inference)]
+        with self._clock("map"):
+            return self._poses_per_image(parts, checked)
 
-    def _heatmap_keypoints(self, image, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(coords (n, K, 2) heatmap px, scores (n, K)) as host float32 arrays for n <= persons_per_inference."""
-        warps = warps_from_boxes(boxes, self.warp)
-        crops = self._crop(image, warps, self.flip_test, self._crop_destination(len(boxes)))
-        heatmaps = self._infer(crops)
+    def _chunk_keypoints(self, images: list, chunk: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
+        """(coords (n, K, 2) heatmap px, scores (n, K)) as host float32 arrays for the n persons of `chunk`."""
+        count = sum(len(segment.boxes) for segment in chunk)
+        with self._clock("crop"):
+            crops = self._crops(images, chunk, count)
+        with self._clock("infer"):
+            heatmaps = self._heatmaps(crops)
         if self.flip_test:
-            heatmaps = self._flip_merged(heatmaps, len(boxes))
-        coords, scores = keypoints_from_heatmaps(heatmaps, self.decode, self.blur_kernel, xp=self._xp)
-        return host_array(coords), host_array(scores)
+            with self._clock("flip_merge"):
+                heatmaps = self._flip_merged(heatmaps, count)
+        with self._clock("decode"):
+            coords, scores = keypoints_from_heatmaps(heatmaps, self.decode, self.blur_kernel, xp=self._xp)
+            return host_array(coords), host_array(scores)
 
-    def _crop(self, image, warps: np.ndarray, flip: bool, out=None):
-        """Crops through the shared stage, or this thread's own (made on its first call); stages reuse buffers."""
+    def _crops(self, images: list, chunk: list[Segment], count: int):
+        """(copies * count, 3, 256, 192) crops of the chunk's persons, mirrored copies after all originals;
+        in the backend's input buffer when they fit in one inference."""
+        stage = self._crop_stage()
+        crops = stage.batch(self._copies * count, self._crop_destination(count))
+        row = 0
+        input_width_height = tuple(reversed(self.settings.input_size))
+        for segment in chunk:
+            warps = warps_from_boxes(segment.boxes, self.warp, size=input_width_height)
+            stage.write(images[segment.image_index], warps, crops, row, count + row if self.flip_test else None)
+            row += len(segment.boxes)
+        return crops
+
+    def _crop_stage(self):
+        """The shared stage, or this thread's own (made on its first call); stages reuse their buffers."""
         stage = self._shared_stage or getattr(self._thread_stages, "stage", None)
         if stage is None:
-            stage = self._thread_stages.stage = crop_stage_for(self.backend.device, self.color, self.metadata)
-        return stage(image, warps, flip, out)
+            stage = self._thread_stages.stage = crop_stage_for(self.backend.device, self.color, self.settings)
+        return stage
 
     def _crop_destination(self, count: int):
         """The backend's input buffer when this chunk's crops fit in one inference, else None (stage's own)."""
         if self._copies * count > self.backend.max_batch:
             return None
-        return self.backend.input_buffer()
+        return self.backend.input_buffer(self._input.name)
 
-    def _infer(self, crops):
-        """Heatmaps of all crops, in slices of max_batch (only max_batch 1 with flip test needs two)."""
-        limit = self.backend.max_batch
+    def _heatmaps(self, crops):
+        """float32 heatmaps of all crops, in slices of max_batch (only max_batch 1 with flip test needs two)."""
+        if crops.dtype != self._input.dtype:
+            crops = crops.astype(self._input.dtype)
+        limit, name = self.backend.max_batch, self.settings.output_name
         if len(crops) <= limit:
-            return self.backend.infer(crops)
-        # Copy each slice: a backend may reuse its output buffer between calls.
-        parts = [self._xp.array(self.backend.infer(crops[i : i + limit]), copy=True)
-                 for i in range(0, len(crops), limit)]
-        return self._xp.concatenate(parts)
+            heatmaps = self.backend.run({self._input.name: crops})[name]
+        else:
+            # Copy each slice: a backend may reuse its output buffer between calls.
+            parts = [self._xp.array(self.backend.run({self._input.name: crops[i : i + limit]})[name])
+                     for i in range(0, len(crops), limit)]
+            heatmaps = self._xp.concatenate(parts)
+        return heatmaps if heatmaps.dtype == np.float32 else heatmaps.astype(np.float32)
 
     def _flip_merged(self, heatmaps, count: int):
         """Average of the crops' heatmaps and the flipped-back heatmaps of their mirrored copies."""
         flipped = flip_back(heatmaps[count : 2 * count], self.keypoints.flip_index, self.flip_shift, xp=self._xp)
         return (heatmaps[:count] + flipped) * 0.5
+
+    def _poses_per_image(self, parts: list[tuple[np.ndarray, np.ndarray]], checked: list) -> list[Poses]:
+        """Split the chunks' keypoints back per image and map them to image px."""
+        num_keypoints = self.keypoints.num_keypoints
+        coords = np.concatenate([c for c, _ in parts]) if parts else np.zeros((0, num_keypoints, 2), np.float32)
+        scores = np.concatenate([s for _, s in parts]) if parts else np.zeros((0, num_keypoints), np.float32)
+        _check_finite(scores, self.backend)
+        heatmap_width_height = tuple(reversed(self.settings.heatmap_size))
+        results, start = [], 0
+        for boxes, box_scores in checked:
+            stop = start + len(boxes)
+            if stop == start:
+                results.append(Poses.empty(num_keypoints))
+                continue
+            points = image_points_from_heatmap(coords[start:stop], boxes, self.warp, heatmap_size=heatmap_width_height)
+            results.append(Poses(
+                keypoints=points.astype(np.float32), scores=scores[start:stop].astype(np.float32),
+                boxes=boxes.xyxy.astype(np.float32),
+                box_scores=None if box_scores is None else box_scores.astype(np.float32),
+            ))
+            start = stop
+        return results
+
+
+def _device_synchronizer(device: str):
+    """A callable that waits for the GPU, or None on the CPU (nothing runs asynchronously there)."""
+    if device != "cuda":
+        return None
+    return array_module_for(device).cuda.Device().synchronize
 
 
 def _check_finite(scores: np.ndarray, backend) -> None:
@@ -163,11 +248,3 @@ def _checked_decode(decode, official: str) -> str:
     if method not in DECODERS:
         raise ConfigError(f"unknown decode method {method!r}; valid: {', '.join(DECODERS)}")
     return method
-
-
-def _check_sizes(metadata) -> None:
-    if tuple(metadata.input_size) != (INPUT_HEIGHT, INPUT_WIDTH) or tuple(metadata.heatmap_size) != (
-        HEATMAP_HEIGHT, HEATMAP_WIDTH
-    ):
-        raise ConfigError(f"this runtime supports {INPUT_HEIGHT}x{INPUT_WIDTH} inputs and {HEATMAP_HEIGHT}x"
-                          f"{HEATMAP_WIDTH} heatmaps; the model has {metadata.input_size} / {metadata.heatmap_size}")

@@ -11,6 +11,9 @@ import importlib
 import sys
 from pathlib import Path
 
+from ...artifacts.io import ModelIO
+from ...artifacts.onnx_metadata import ONNX_SUFFIX
+from ...artifacts.sidecar import ENGINE_SUFFIXES
 from ...errors import ConfigError
 from ...specs import MODELS
 from .base import DEFAULT_MAX_BATCH, Backend
@@ -22,8 +25,6 @@ BACKENDS = {
     "tensorrt": ("tensorrt", "TensorRTBackend"),
     "torch-cuda": ("torch_cuda", "TorchCudaBackend"),
 }
-ENGINE_SUFFIXES = (".engine", ".plan")
-ONNX_SUFFIXES = (".onnx",)
 AUTO = "auto"
 
 __all__ = ["AUTO", "BACKENDS", "DEFAULT_MAX_BATCH", "Backend", "backend_class", "backend_name_for", "open_backend"]
@@ -51,7 +52,7 @@ def backend_name_for(source) -> str:
     suffix = Path(source).suffix.lower()
     if suffix in ENGINE_SUFFIXES:
         return "tensorrt"
-    if suffix in ONNX_SUFFIXES:
+    if suffix == ONNX_SUFFIX:
         return "onnxruntime"
     if Path(source).exists() or str(source) in MODELS:
         return "torch"
@@ -67,11 +68,13 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(module, class_name)
 
 
-def open_backend(source, backend: str = AUTO, *, max_batch: int | None = None, threads: int | None = None) -> Backend:
+def open_backend(source, backend: str = AUTO, *, max_batch: int | None = None, threads: int | None = None,
+                 io: ModelIO | None = None) -> Backend:
     """Load `source` into the backend named `backend` ("auto" = `backend_name_for(source)`).
 
-    max_batch: most crops per inference (None: the artifact's limit or DEFAULT_MAX_BATCH).
-    threads: CPU threads for CPU backends (None: the library's default).
+    max_batch: most items per call (None: the artifact's limit or DEFAULT_MAX_BATCH).
+    threads: CPU threads for CPU backends (None: the library's default). io: the inputs and outputs of a
+    torch module other than ViTPose (model files describe their own).
     """
     name = backend_name_for(source) if backend == AUTO else backend
-    return backend_class(name)(source, max_batch=max_batch, threads=threads)
+    return backend_class(name)(source, max_batch=max_batch, threads=threads, io=io)

@@ -1,63 +1,74 @@
-"""What every inference backend provides to `PoseEstimator`.
+"""What every inference backend provides: one loaded model, named arrays in, named arrays out.
 
-A backend turns a batch of normalised crops into heatmaps and nothing else: pre- and post-processing
-live in the estimator, which picks its crop stage and decode array module by `Backend.device`.
+Backends know nothing of tasks: shapes and dtypes come from the artifact's IO description (`ModelIO`,
+read from the ONNX graph, the engine, or a torch module's declaration), the batch limit from the
+artifact's profile. Tasks (`PoseEstimator`, the person detector) sit on top and find their tensors by
+the names in the artifact's metadata.
 
-Adding one (the TensorRT and torch-cuda backends do): subclass `Backend` in `backends/<name>.py`,
-set the class attributes, take `(source, *, max_batch=None, threads=None)` in `__init__` (source: the
-path or module the user passed), set `self.metadata` and `self.max_batch`, implement `infer`, and
-register the class in `backends.BACKENDS`. Import the engine library inside `__init__`.
+Adding a backend (the TensorRT and torch-cuda ones do it): subclass `Backend` in `backends/<name>.py`,
+set the class attributes, take `(source, *, max_batch=None, threads=None, io=None)` in `__init__`
+(source: the path or module the user passed; io: only for sources that cannot describe themselves),
+set `self.metadata`, `self.io` and `self.max_batch`, implement `_run`, and register the class in
+`backends.BACKENDS`. Import the engine library inside `__init__`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
+from ...artifacts.io import ModelIO
+from ...artifacts.metadata import ArtifactMetadata
 from ...errors import ConfigError
-from ...metadata import ArtifactMetadata
 
 #: Where a backend's inputs and outputs live: "cpu" = numpy arrays, "cuda" = CuPy arrays on the GPU.
 DEVICES = ("cpu", "cuda")
-#: Crops per inference when neither the user nor the artifact sets a limit.
+#: Items per call when neither the user nor the artifact sets a limit.
 DEFAULT_MAX_BATCH = 16
 
 
 class Backend(ABC):
-    """One loaded model that maps crops to heatmaps.
+    """One loaded model that maps named input arrays to named output arrays.
 
     name: the backend's registry name ("onnxruntime", "torch", "tensorrt", "torch-cuda").
     device: "cpu" (numpy in and out) or "cuda" (CuPy arrays on the current device in and out).
-    metadata: the model's `ArtifactMetadata` (keypoint set, pipeline settings, sizes).
-    max_batch: the most crops one `infer` call accepts.
-    thread_safe: whether `infer` may run in several threads at once (it returns a fresh array per
-    call and keeps no per-call state); when False, `PoseEstimator` makes its calls take turns.
+    metadata: the artifact's `ArtifactMetadata`, or None for a model file without ours (a foreign ONNX).
+    io: the model's inputs and outputs (names, dtypes, shapes; the first axis is the batch).
+    max_batch: the most items one `run` call accepts.
+    thread_safe: whether `run` may be called from several threads at once (it returns fresh arrays and
+    keeps no per-call state); when False, callers make their calls take turns.
     """
 
     name: str = ""
     device: str = "cpu"
-    metadata: ArtifactMetadata
+    metadata: ArtifactMetadata | None = None
+    io: ModelIO
     max_batch: int = DEFAULT_MAX_BATCH
     thread_safe: bool = False
 
+    def run(self, inputs: Mapping[str, object]) -> dict[str, object]:
+        """Outputs by name for `inputs` by name: every input of `io`, each (N, *item shape) in its dtype on
+        `device`, the same N for all, 1 <= N <= max_batch; raises `InputError` otherwise.
+
+        Returns (N, *item shape) arrays on `device`. They may be buffers the backend reuses: valid until the
+        next `run` call (on the same CUDA stream, for GPU backends).
+        """
+        count = self.io.checked_batch(inputs, self.max_batch)
+        return self._run(inputs, count)
+
     @abstractmethod
-    def infer(self, crops):
-        """Return (N, K, 64, 48) float32 heatmaps for (N, 3, 256, 192) float32 normalised crops.
+    def _run(self, inputs: Mapping[str, object], count: int) -> dict[str, object]:
+        """`run` after its checks: `count` items per input."""
 
-        N <= max_batch; both arrays on `device`. The returned array may be a buffer the backend
-        reuses: it stays valid until the next `infer` call.
-        """
-
-    def input_buffer(self):
-        """The (max_batch, 3, 256, 192) array `infer` reads, for a crop stage to write into; None = no such buffer.
-
-        A GPU backend returns its engine/model input (CuPy, possibly fp16) so crops land there without a
-        copy; CPU backends take any numpy batch and return None.
-        """
+    def input_buffer(self, name: str):
+        """The (max_batch, *item shape) array `run` reads for input `name`, in the input's dtype, for a
+        producer to write into (then pass its first N rows to `run`, which skips its copy); None = no such
+        buffer. GPU backends return their engine/model input (CuPy); CPU backends take any numpy array."""
         return None
 
     def __repr__(self) -> str:
-        meta = getattr(self, "metadata", None)
-        model = f"{meta.model}/{meta.keypoint_set}/{meta.precision}" if meta else "?"
+        meta = self.metadata
+        model = f"{meta.model}/{meta.task}/{meta.precision}" if meta else "no metadata"
         return f"{type(self).__name__}({model}, device={self.device}, max_batch={self.max_batch})"
 
 
@@ -77,3 +88,9 @@ def checked_threads(threads: int | None) -> int | None:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"threads must be a positive integer or None, got {threads!r}")
     return threads
+
+
+def refused_io(io: ModelIO | None, source) -> None:
+    """Raise `ConfigError` when `io` is given for a model file, which describes its own inputs and outputs."""
+    if io is not None:
+        raise ConfigError(f"{source} describes its own inputs and outputs; io= is only for torch modules")

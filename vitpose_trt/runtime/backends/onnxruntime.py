@@ -2,22 +2,22 @@
 
 The session is tuned for throughput on a CPU: all graph optimisations, sequential execution (the graph
 is one chain; parallel execution only adds scheduling), `threads` intra-op threads (ONNX Runtime's
-default: one per physical core). Inputs and outputs are numpy arrays either way.
+default: one per physical core). Inputs and outputs are numpy arrays either way; the IO description and
+the metadata come from the session (no `onnx` package needed).
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ...artifacts.io import ModelIO, TensorSpec
+from ...artifacts.onnx_metadata import metadata_from_props
 from ...dependencies import import_optional
 from ...errors import ConfigError, EngineLoadError
-from ...keypoints import keypoint_set_by_count
-from ...metadata import ONNX_METADATA_KEY, ArtifactMetadata
-from ...specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
-from .base import DEFAULT_MAX_BATCH, Backend, checked_max_batch, checked_threads
+from .base import DEFAULT_MAX_BATCH, Backend, checked_max_batch, checked_threads, refused_io
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -51,30 +51,29 @@ def _load_errors(ort) -> tuple[type[BaseException], ...]:
     return (RuntimeError, *(getattr(state, name) for name in names if hasattr(state, name)))
 
 
-def metadata_from_session(session, source: str, num_keypoints: int) -> ArtifactMetadata:
-    """The `ArtifactMetadata` stored in the model's metadata_props, or one inferred from K (warns)."""
-    props = session.get_modelmeta().custom_metadata_map
-    if ONNX_METADATA_KEY in props:
-        return ArtifactMetadata.from_json(props[ONNX_METADATA_KEY], source)
-    keypoints = keypoint_set_by_count(num_keypoints)
-    warnings.warn(
-        f"{source} has no vitpose-trt metadata (not exported by vitpose-export): assuming a "
-        f"{keypoints.name} head with its official pipeline settings",
-        stacklevel=4,
-    )
-    return ArtifactMetadata(model="unknown", keypoint_set=keypoints.name, num_keypoints=num_keypoints,
-                            pipeline=keypoints.pipeline_settings())
+def io_from_session(session, source: str) -> ModelIO:
+    """The session's inputs and outputs as a `ModelIO` (symbolic dimensions are `DYNAMIC`)."""
+    try:
+        return ModelIO(tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_inputs()),
+                       tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_outputs()))
+    except EngineLoadError as exc:
+        raise EngineLoadError(f"{source}: {exc}") from exc
 
 
 class OnnxRuntimeBackend(Backend):
-    """An ONNX Runtime session of a ViTPose ONNX file: numpy crops in, numpy heatmaps out."""
+    """An ONNX Runtime session of any ONNX file: numpy arrays in, numpy arrays out.
+
+    A graph with a fixed batch is fed full batches (smaller ones are padded with zeros and the padding's
+    outputs dropped).
+    """
 
     name = "onnxruntime"
     device = "cpu"
     #: ONNX Runtime's `InferenceSession.run` may be called from several threads at once.
     thread_safe = True
 
-    def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None):
+    def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None):
+        refused_io(io, source)
         ort = import_optional("onnxruntime", "the ONNX Runtime backend")
         path = Path(source)
         if not path.is_file():
@@ -87,36 +86,25 @@ class OnnxRuntimeBackend(Backend):
         except _load_errors(ort) as exc:
             raise EngineLoadError(f"{path}: ONNX Runtime cannot load it (corrupt, truncated or missing its "
                                   f"external data file?): {exc}; re-export it with vitpose-export") from exc
-        (model_input,), model_outputs = self.session.get_inputs(), self.session.get_outputs()
-        self.input_name, self.output_name = model_input.name, model_outputs[0].name
-        _check_io_shapes(model_input.shape, model_outputs[0].shape, path)
-        self.metadata = metadata_from_session(self.session, str(path), model_outputs[0].shape[1])
-        if self.metadata.num_keypoints != model_outputs[0].shape[1]:
-            raise EngineLoadError(f"{path}: metadata says {self.metadata.num_keypoints} keypoints, the graph "
-                                  f"outputs {model_outputs[0].shape[1]}")
-        self.static_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
+        self.io = io_from_session(self.session, str(path))
+        self.metadata = metadata_from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
+        self.static_batch = self.io.fixed_batch
         self.max_batch = _max_batch(max_batch, self.static_batch, path)
         self.providers = self.session.get_providers()
 
-    def infer(self, crops: np.ndarray) -> np.ndarray:
-        """(N, K, 64, 48) float32 heatmaps of (N, 3, 256, 192) float32 crops, N <= max_batch."""
-        count = len(crops)
+    def _run(self, inputs: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+        feeds = {name: np.ascontiguousarray(inputs[name]) for name in self.io.input_names}
         if self.static_batch is not None and count < self.static_batch:
-            # A fixed-batch graph: fill the batch with zeros and drop their heatmaps.
-            padded = np.zeros((self.static_batch, *crops.shape[1:]), np.float32)
-            padded[:count] = crops
-            crops = padded
-        heatmaps = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(crops)})[0]
-        return heatmaps[:count]
+            feeds = {name: _zero_padded(array, self.static_batch) for name, array in feeds.items()}
+        outputs = self.session.run(list(self.io.output_names), feeds)
+        return {name: array[:count] for name, array in zip(self.io.output_names, outputs)}
 
 
-def _check_io_shapes(input_shape, output_shape, path: Path) -> None:
-    expected_in = (3, INPUT_HEIGHT, INPUT_WIDTH)
-    expected_out = (HEATMAP_HEIGHT, HEATMAP_WIDTH)
-    if len(input_shape) != 4 or tuple(input_shape[1:]) != expected_in:
-        raise EngineLoadError(f"{path}: input shape {input_shape} is not (N, 3, {INPUT_HEIGHT}, {INPUT_WIDTH})")
-    if len(output_shape) != 4 or not isinstance(output_shape[1], int) or tuple(output_shape[2:]) != expected_out:
-        raise EngineLoadError(f"{path}: output shape {output_shape} is not (N, K, {HEATMAP_HEIGHT}, {HEATMAP_WIDTH})")
+def _zero_padded(array: np.ndarray, rows: int) -> np.ndarray:
+    """`array` followed by zero rows up to `rows` (a fixed-batch graph takes full batches only)."""
+    padded = np.zeros((rows, *array.shape[1:]), array.dtype)
+    padded[: len(array)] = array
+    return padded
 
 
 def _max_batch(requested: int | None, static_batch: int | None, path: Path) -> int:

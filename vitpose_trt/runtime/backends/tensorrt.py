@@ -1,9 +1,10 @@
 """TensorRT backend: a serialized `.engine` plus its sidecar, run on the GPU with CuPy buffers and CUDA graphs.
 
-The sidecar (`engine/sidecar.py`) names the library that built the engine (tensorrt or tensorrt_rtx)
+The sidecar (`artifacts/sidecar.py`) names the library that built the engine (tensorrt or tensorrt_rtx)
 and the compute capabilities it targets; the engine is refused with a rebuild command when this
-machine's library version or GPU differ. Crops come in and heatmaps go out as CuPy arrays on the
-caller's current stream; each stream gets its own execution context (`tensorrt_execution.py`).
+machine's library version or GPU differ. The IO description is read from the engine itself (its I/O
+tensors and profile 0); arrays come in and go out as CuPy arrays on the caller's current stream, and
+each stream gets its own execution context (`tensorrt_execution.py`).
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ...artifacts.io import ModelIO, TensorSpec
+from ...artifacts.sidecar import EngineSidecar, sidecar_for_engine, sidecar_path_for
 from ...dependencies import import_optional
 from ...engine.builder_log import build_logger
-from ...engine.sidecar import EngineSidecar, check_engine_compatible, sidecar_for_engine, sidecar_path_for
+from ...engine.compatibility import check_engine_compatible
 from ...errors import ConfigError, EngineLoadError
-from ...specs import INPUT_HEIGHT, INPUT_WIDTH
 from ..cuda_device import cuda_device, execution_stream
-from .base import Backend, checked_max_batch
-from .tensorrt_execution import EngineIO, StreamExecution
+from .base import Backend, checked_max_batch, refused_io
+from .tensorrt_execution import StreamExecution
 
 #: Handles of CUDA's implicit streams (legacy default, per-thread default): not capturable into graphs.
 IMPLICIT_STREAM_HANDLES = (0, 1, 2)
 _PROFILE = 0
 _BATCH_AXIS = 0
-_HEATMAP_NDIM = 4
 
 
 class TensorRTBackend(Backend):
@@ -35,14 +36,16 @@ class TensorRTBackend(Backend):
     source: the `.engine` / `.plan` path (its sidecar `<stem>.json` must sit next to it). max_batch:
     most crops per inference, at most the engine profile's maximum (None: that maximum). threads is
     accepted for the common backend signature and unused. cuda_graphs: capture one graph per batch
-    bucket after warm-up. device: CUDA device index (None: CuPy's current device).
+    bucket after warm-up. device: CUDA device index (None: CuPy's current device). io: not accepted (the
+    engine describes itself).
     """
 
     name = "tensorrt"
     device = "cuda"
 
-    def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None,
+    def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None,
                  cuda_graphs: bool = True, device: int | None = None):
+        refused_io(io, source)
         path = Path(source)
         sidecar = sidecar_for_engine(path)
         blob = engine_bytes_matching(path, sidecar)  # file problems are reported before GPU problems
@@ -56,8 +59,8 @@ class TensorRTBackend(Backend):
         self._logger = build_logger(self.trt)
         self._runtime = self.trt.Runtime(self._logger)
         self.engine = self._deserialized(path, blob)
-        self.io = _engine_io(self.trt, self.engine, self.metadata)
-        profile_max = _profile_max_batch(self.engine, self.io.input_name)
+        self.io = _engine_io(self.trt, self.engine, sidecar)
+        profile_max = _profile_max_batch(self.engine, self.io)
         self.max_batch = checked_max_batch(max_batch, default=profile_max)
         if self.max_batch > profile_max:
             raise ConfigError(f"max_batch {self.max_batch} exceeds the engine's profile maximum {profile_max}; "
@@ -72,34 +75,26 @@ class TensorRTBackend(Backend):
             raise EngineLoadError(f"{self.trt.__name__} could not load {path}:\n{self._logger.quoted_errors()}")
         return engine
 
-    def infer(self, crops):
-        """(N, K, 64, 48) float32 CuPy heatmaps for (N, 3, 256, 192) CuPy crops, N <= max_batch.
-
-        Runs on the caller's current CuPy stream (on an internal stream, ordered with events, when that
-        is an implicit default stream). The result is reused by the next call on the same stream.
-        """
+    def _run(self, inputs, count: int) -> dict:
+        """Runs on the caller's current CuPy stream (on an internal stream, ordered with events, when that
+        is an implicit default stream). The outputs are views of buffers reused by the next call on the
+        same stream."""
         cp = self._cp
-        crops = crops if isinstance(crops, cp.ndarray) else cp.asarray(crops)
-        count = len(crops)
-        if crops.shape[1:] != (3, INPUT_HEIGHT, INPUT_WIDTH) or not 1 <= count <= self.max_batch:
-            raise ConfigError(f"infer takes (1..{self.max_batch}, 3, {INPUT_HEIGHT}, {INPUT_WIDTH}) crops, "
-                              f"got {crops.shape}")
+        inputs = {name: array if isinstance(array, cp.ndarray) else cp.asarray(array) for name, array in inputs.items()}
         caller = execution_stream(cp)
         if caller.ptr not in IMPLICIT_STREAM_HANDLES:
-            return self._execution_for(caller).run(crops, count)
+            return self._execution_for(caller).run(inputs, count)
         self._own_stream.wait_event(caller.record())
-        heatmaps = self._execution_for(self._own_stream).run(crops, count)
+        outputs = self._execution_for(self._own_stream).run(inputs, count)
         caller.wait_event(self._own_stream.record())
-        return heatmaps
+        return outputs
 
-    def input_buffer(self):
-        """The engine's (max_batch, 3, 256, 192) CuPy input buffer for the current stream, in its dtype.
-
-        A crop stage writing here (`CudaCrops(..., out=backend.input_buffer())`) saves `infer` its copy.
-        """
+    def input_buffer(self, name: str):
+        """The engine's (max_batch, *item shape) CuPy buffer of input `name` for the current stream, in its
+        dtype: a crop stage writing here saves `run` its copy."""
         caller = execution_stream(self._cp)
         stream = caller if caller.ptr not in IMPLICIT_STREAM_HANDLES else self._own_stream
-        return self._execution_for(stream).input
+        return self._execution_for(stream).inputs[self.io.input(name).name]
 
     def _execution_for(self, stream) -> StreamExecution:
         execution = self._executions.get(stream.ptr)
@@ -132,26 +127,26 @@ def engine_bytes_matching(path: Path, sidecar: EngineSidecar) -> bytes:
                           "(--force), or put the matching sidecar next to it")
 
 
-def _engine_io(trt, engine, metadata) -> EngineIO:
-    """Input/output names and dtypes from the engine, checked against the sidecar's metadata."""
-    names = {engine.get_tensor_name(i) for i in range(engine.num_io_tensors)}
-    for name in (metadata.input_name, metadata.output_name):
-        if name not in names:
-            raise EngineLoadError(f"the engine has no tensor {name!r} (it has {sorted(names)}); rebuild it")
-    heatmap_shape = (metadata.num_keypoints, *metadata.heatmap_size)
-    engine_shape = tuple(engine.get_tensor_shape(metadata.output_name))
-    if len(engine_shape) != _HEATMAP_NDIM or engine_shape[1:] != heatmap_shape:
-        raise EngineLoadError(f"the engine's output shape {engine_shape} does not match (N, {heatmap_shape})")
-    return EngineIO(
-        input_name=metadata.input_name,
-        output_name=metadata.output_name,
-        input_dtype=np.dtype(trt.nptype(engine.get_tensor_dtype(metadata.input_name))),
-        output_dtype=np.dtype(trt.nptype(engine.get_tensor_dtype(metadata.output_name))),
-        heatmap_shape=heatmap_shape,
-    )
+def _engine_io(trt, engine, sidecar: EngineSidecar) -> ModelIO:
+    """The engine's I/O tensors (names, numpy dtypes, shapes with -1 for the batch), checked against the
+    sidecar's record of the same build."""
+    specs = {True: [], False: []}
+    for index in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(index)
+        spec = TensorSpec.of(name, np.dtype(trt.nptype(engine.get_tensor_dtype(name))).name,
+                             tuple(engine.get_tensor_shape(name)))
+        specs[engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT].append(spec)
+    io = ModelIO(tuple(specs[True]), tuple(specs[False]))
+    if io.input_names != sidecar.io.input_names or io.output_names != sidecar.io.output_names:
+        raise EngineLoadError(f"the engine's tensors {list(io.input_names)} -> {list(io.output_names)} are not "
+                              f"those its sidecar records; rebuild the engine and its sidecar together")
+    for spec in io.outputs:
+        if any(d < 0 for d in spec.item_shape):
+            raise EngineLoadError(f"output {spec.describe()} has a data-dependent shape, which this runtime "
+                                  "does not allocate; export the model with fixed output sizes")
+    return io
 
 
-def _profile_max_batch(engine, input_name: str) -> int:
-    """The largest batch profile 0 accepts for the input tensor."""
-    _, _, largest = engine.get_tensor_profile_shape(input_name, _PROFILE)
-    return int(largest[_BATCH_AXIS])
+def _profile_max_batch(engine, io: ModelIO) -> int:
+    """The largest batch profile 0 accepts for every input tensor."""
+    return min(int(engine.get_tensor_profile_shape(name, _PROFILE)[2][_BATCH_AXIS]) for name in io.input_names)

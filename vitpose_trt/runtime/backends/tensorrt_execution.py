@@ -10,40 +10,25 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-import numpy as np
-
+from ...artifacts.io import ModelIO
 from ...errors import DeviceError, VitPoseError
-from ...specs import INPUT_HEIGHT, INPUT_WIDTH
 from ..batch_buckets import WARMUP_RUNS, batch_buckets, bucket_for
 
 log = logging.getLogger(__name__)
-
-_CHANNELS = 3
-
-
-@dataclass(frozen=True)
-class EngineIO:
-    """The engine's input and output tensors: names, numpy dtypes, heatmap shape (K, h, w)."""
-
-    input_name: str
-    output_name: str
-    input_dtype: np.dtype
-    output_dtype: np.dtype
-    heatmap_shape: tuple[int, int, int]
 
 
 class StreamExecution:
     """Runs one engine on one CuPy stream.
 
-    Buffers come from CuPy's allocator, sized for `max_batch`: input (max_batch, 3, 256, 192) and output
-    (max_batch, K, 64, 48) in the engine's dtypes, a float32 heatmap buffer when the output is not
-    float32, and the context's scratch memory (`device_memory_size_v2`). With `cuda_graphs`, each batch
-    bucket runs eagerly WARMUP_RUNS times, then is captured once and replayed from then on.
+    Buffers come from CuPy's allocator, sized for `max_batch`: one (max_batch, *item shape) array per
+    input and output in the engine's dtypes, plus the context's scratch memory (`device_memory_size_v2`).
+    With `cuda_graphs`, each batch bucket runs eagerly WARMUP_RUNS times, then is captured once and
+    replayed from then on.
     """
 
-    def __init__(self, trt, cp, engine, io: EngineIO, max_batch: int, stream, cuda_graphs: bool):
+    def __init__(self, trt, cp, engine, io: ModelIO, max_batch: int, stream, cuda_graphs: bool):
         self._cp, self._io, self._stream = cp, io, stream
         self.context = engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
         if self.context is None:
@@ -51,10 +36,9 @@ class StreamExecution:
         scratch_bytes = int(engine.device_memory_size_v2)
         self._scratch = cp.cuda.alloc(max(scratch_bytes, 1))
         self.context.set_device_memory(self._scratch.ptr, scratch_bytes)
-        self.input = cp.empty((max_batch, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH), io.input_dtype)
-        self.output = cp.empty((max_batch, *io.heatmap_shape), io.output_dtype)
-        self._heatmaps = self.output if io.output_dtype == np.float32 else cp.empty(self.output.shape, cp.float32)
-        for name, buffer in ((io.input_name, self.input), (io.output_name, self.output)):
+        self.inputs = {t.name: cp.empty((max_batch, *t.item_shape), t.dtype) for t in io.inputs}
+        self.outputs = {t.name: cp.empty((max_batch, *t.item_shape), t.dtype) for t in io.outputs}
+        for name, buffer in {**self.inputs, **self.outputs}.items():
             if not self.context.set_tensor_address(name, buffer.data.ptr):
                 raise VitPoseError(f"TensorRT rejected the address of tensor {name!r}")
         self.buckets = batch_buckets(max_batch)
@@ -62,23 +46,23 @@ class StreamExecution:
         self._graphs: dict[int, object] = {}
         self._eager_runs: Counter[int] = Counter()
 
-    def run(self, crops, count: int):
-        """(count, K, h, w) float32 heatmaps of the first `count` rows of `crops` (CuPy, on this stream).
+    def run(self, inputs: Mapping[str, object], count: int) -> dict[str, object]:
+        """(count, *item shape) outputs by name for the first `count` rows of `inputs` (CuPy, on this stream).
 
-        The result is a view of a buffer reused by the next call.
+        The results are views of buffers reused by the next call.
         """
         rows = bucket_for(count, self.buckets) if self.cuda_graphs else count
         with self._stream:
-            if crops.data.ptr != self.input.data.ptr:
-                self.input[:count] = crops[:count]  # one device copy (and cast for fp16 inputs)
+            for name, buffer in self.inputs.items():
+                given = inputs[name]
+                if given.data.ptr != buffer.data.ptr:
+                    buffer[:count] = given[:count]  # one device copy
             graph = self._graphs.get(rows)
             if graph is not None:
                 graph.launch(stream=self._stream)
             else:
                 self._run_eagerly(rows)
-            if self._heatmaps is not self.output:
-                self._heatmaps[:count] = self.output[:count]
-        return self._heatmaps[:count]
+        return {name: buffer[:count] for name, buffer in self.outputs.items()}
 
     def _run_eagerly(self, rows: int) -> None:
         self._set_batch(rows)
@@ -89,9 +73,10 @@ class StreamExecution:
             self._capture(rows)
 
     def _set_batch(self, rows: int) -> None:
-        shape = (rows, _CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
-        if not self.context.set_input_shape(self._io.input_name, shape):
-            raise VitPoseError(f"TensorRT rejected input shape {shape} (outside the engine's profile)")
+        for spec in self._io.inputs:
+            shape = (rows, *spec.item_shape)
+            if not self.context.set_input_shape(spec.name, shape):
+                raise VitPoseError(f"TensorRT rejected input shape {shape} for {spec.name!r} (outside the profile)")
 
     def _capture(self, rows: int) -> None:
         """Capture one `execute_async_v3` for `rows` as a graph; on failure run eagerly from now on."""

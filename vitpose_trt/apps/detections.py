@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 #: COCO's category id of "person": the default category kept from a detections file.
 PERSON_CATEGORY = 1

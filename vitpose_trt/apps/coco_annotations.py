@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dependencies import import_optional
-from .errors import ConfigError, InputError
+from ..dependencies import import_optional
+from ..errors import ConfigError, InputError
 from .media import Frame, read_image
 
 #: Fields pycocotools' keypoint evaluation reads from every ground-truth annotation.

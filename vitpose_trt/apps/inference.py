@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .media import Frame
 
 #: boxes_for(frame) -> ((N, 4) xywh or (N, 5) xywh + detector score, image px; (N,) int category ids).
@@ -84,10 +84,10 @@ def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, 
 def estimator_for(model: str, backend: str = "auto", threads: int | None = None):
     """A `PoseEstimator` for a CLI's MODEL argument (engine, ONNX or checkpoint path, or a model name:
     random weights, with a warning), checking the backend name before anything heavy is imported."""
-    from .runtime.backends import AUTO, BACKENDS
+    from ..runtime.backends import AUTO, BACKENDS
 
     if backend != AUTO and backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; valid: {AUTO}, {', '.join(BACKENDS)}")
-    from .runtime import PoseEstimator
+    from ..runtime import PoseEstimator
 
     return PoseEstimator(model, backend=backend, threads=threads)

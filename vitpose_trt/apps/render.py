@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dependencies import import_optional
-from .errors import ConfigError
-from .keypoints import KeypointSet
+from ..dependencies import import_optional
+from ..errors import ConfigError
+from ..keypoints import KeypointSet
 
 LEFT_BGR = (255, 160, 0)
 RIGHT_BGR = (0, 140, 255)

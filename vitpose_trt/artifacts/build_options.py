@@ -1,16 +1,17 @@
 """What a user may ask of the engine builder, validated before any library is imported.
 
-Pure data (standard library only): the CLI parses into a `BuildOptions`, and the sidecar stores
-`BuildOptions.to_dict()` so a later build can tell whether anything changed.
+Pure data (standard library only): the CLI parses into a `BuildOptions`, and the engine sidecar records
+it (`to_dict` / `from_dict`) so a later build can tell whether anything changed and a refused engine can
+be rebuilt with the same settings.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..gpus import normalized_compute_capability
 
 #: `builder` values: "auto" picks tensorrt when importable, else tensorrt_rtx.
 BUILDERS = ("auto", "tensorrt", "tensorrt-rtx")
@@ -20,27 +21,8 @@ BUILDER_MODULES = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
 OPTIMIZATION_LEVELS = range(0, 6)
 #: Default (MIN, OPT, MAX) batch of the optimization profile.
 DEFAULT_BATCH = (1, 8, 32)
-#: "SM89", "sm_89", "8.9" or "89" all mean compute capability 8.9; "current" means the local GPU.
-_CC_PATTERN = re.compile(r"^(?:sm_?)?(\d{2,3})$|^(\d{1,2})\.(\d)$", re.IGNORECASE)
-CURRENT_CC = "CURRENT"
 #: The options that shape the built engine (see BuildOptions.engine_settings).
 ENGINE_SETTINGS = ("batch", "workspace_mib", "optimization_level", "compute_capabilities")
-
-
-def normalized_compute_capability(text: str) -> str:
-    """Return `text` spelled like a `tensorrt_rtx.ComputeCapability` member ("SM89", "CURRENT").
-
-    Raises `ConfigError` for anything that is not a compute capability. Whether the installed
-    TensorRT-RTX can target it is checked at build time (its enum is the authority).
-    """
-    cleaned = text.strip()
-    if cleaned.upper() == CURRENT_CC:
-        return CURRENT_CC
-    match = _CC_PATTERN.match(cleaned)
-    if match is None:
-        raise ConfigError(f"bad compute capability {text!r}: write it like 8.9, 89 or SM89")
-    digits = match.group(1) or f"{match.group(2)}{match.group(3)}"
-    return f"SM{digits}"
 
 
 def parse_batch(text: str) -> tuple[int, int, int]:
@@ -133,6 +115,14 @@ class BuildOptions:
             "compute_capabilities": list(self.compute_capabilities),
             "timing_cache": None if self.timing_cache is None else str(self.timing_cache),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BuildOptions:
+        """Parse `to_dict`'s form (as a sidecar records it); `ConfigError` for values that don't validate."""
+        return cls(builder=data.get("builder", "auto"), batch=tuple(data["batch"]),
+                   workspace_mib=data.get("workspace_mib"), optimization_level=data.get("optimization_level"),
+                   compute_capabilities=tuple(data.get("compute_capabilities") or ()),
+                   timing_cache=data.get("timing_cache"))
 
 
 def _is_int(value) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: Poses of one image overlapping a better-scoring one by more than this OKS are dropped (official oks_thr).
 DEFAULT_OKS_NMS_THRESHOLD = 0.9

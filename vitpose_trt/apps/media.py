@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic_files import staged_path
-from .dependencies import import_optional
-from .errors import ConfigError, InputError
+from ..atomic_files import staged_path
+from ..dependencies import import_optional
+from ..errors import ConfigError, InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
