@@ -156,8 +156,23 @@ cv2.imwrite(sys.argv[1], np.random.default_rng(0).integers(0, 256, (n, n, 3), dt
     --persons "$PERSONS" --iters "$BENCH_ITERS" --warmup "$BENCH_WARMUP" "${image_args[@]}")
 }
 
+# Why the torch-cuda benchmark cannot run here (empty when it can): PyTorch missing or without CUDA.
+TORCH_CUDA_PROBE='
+try:
+    import torch
+except ImportError as exc:
+    print(f"torch-cuda: PyTorch does not import ({exc})")
+else:
+    if not torch.cuda.is_available():
+        print(f"torch-cuda: PyTorch {torch.__version__} cannot use the GPU (CUDA build: {torch.version.cuda})")'
+
 bench_torch() {  # step 4: fp16; where vitpose-bench refuses torch x fp16, its torch default, relabelled
-  local t0=$SECONDS ran_as
+  local t0=$SECONDS ran_as reason
+  reason=$("$PYTHON" -c "$TORCH_CUDA_PROBE" 2>&1) || reason="torch-cuda: probing PyTorch failed: ${reason##*$'\n'}"
+  if [[ -n $reason ]]; then
+    record bench-torch skipped "" "" "" "$reason"
+    return 0
+  fi
   REFUSED_IF="nothing to run" run_step bench-torch-fp16 "$BENCH_TORCH_S" TERM "${BENCH[@]}" --backend torch \
     --precision fp16 --json "$LOGS/bench-torch.json" --markdown "$LOGS/bench-torch.md"
   [[ $LAST_STATUS == refused ]] || return 0
