@@ -215,12 +215,12 @@ if import_package; then
   run_kernel_timings
   prepare_bench
   if [[ -n $BENCH_BLOCKED ]]; then
-    skip_steps "$BENCH_BLOCKED" bench-torch-fp16 bench-tensorrt
+    skip_steps "$BENCH_BLOCKED" bench-torch bench-tensorrt
   else
     bench_torch
     bench_tensorrt
   fi
 else
-  skip_steps "vitpose_trt does not import with $PYTHON (see logs/import.log)" pytest kernels bench-torch-fp16 bench-tensorrt
+  skip_steps "vitpose_trt does not import with $PYTHON (see logs/import.log)" pytest kernels bench-torch bench-tensorrt
 fi
 summarise
