@@ -1,4 +1,4 @@
-"""PyTorch backend on the CPU: a `ViTPose` module, a checkpoint path or a model name (random weights)."""
+"""PyTorch backend on the CPU: a `ViTPose` module, a checkpoint path or Hub id, or a model name (random weights)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .base import Backend, checked_max_batch, checked_threads
 
 
 def model_from_source(source):
-    """An eval-mode ViTPose module from a module (returned as is), a checkpoint path or a model name."""
+    """An eval-mode ViTPose module from a module (returned as is), a checkpoint path or Hub id, or a model name."""
     torch = import_optional("torch", "the PyTorch backend")
     if isinstance(source, torch.nn.Module):
         return source
