@@ -253,8 +253,10 @@ CLI_RUNS = {
 
 
 @pytest.mark.parametrize("tool", list(CLI_RUNS))
-def test_each_cli_takes_an_id_offline(offline, tmp_path, monkeypatch, tool):
+def test_each_cli_takes_an_id_offline(offline, tmp_path, monkeypatch, capsys, tool):
     import importlib
+
+    from vitpose_trt.render import DEFAULT_SCORE_THRESHOLD
 
     _eval_inputs(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -263,6 +265,10 @@ def test_each_cli_takes_an_id_offline(offline, tmp_path, monkeypatch, tool):
     assert (tmp_path / written).is_file()
     if tool == "bench":  # the report labels the model by its id
         assert json.loads((tmp_path / written).read_text())["results"][0]["model"] == TINY
+    if tool == "infer":  # a note says so when the drawing can show boxes only
+        (result,) = json.loads((tmp_path / "out" / "results.json").read_text())
+        confident = any(score > DEFAULT_SCORE_THRESHOLD for score in result["keypoints"][2::3])
+        assert ("only the boxes are drawn" in capsys.readouterr().out) == (not confident)
 
 
 def test_a_cli_process_reads_hf_hub_offline_from_its_environment(offline, tmp_path):
