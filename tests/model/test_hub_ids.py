@@ -208,6 +208,40 @@ def test_a_missing_cache_entry_or_revision_gives_the_same_clear_error(offline):
         vt.load_model(f"{TINY}@v2")
 
 
+def test_an_unreachable_hub_without_the_model_cached_says_so(hub, monkeypatch):
+    import socket
+
+    from huggingface_hub import constants
+
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub["cache"]))
+    with pytest.raises(vt.CheckpointError, match=f"{NOT_CACHED}: not in the Hugging Face cache .* and the Hub could "
+                                                 "not be reached \\(ConnectError\\); download it once"):
+        vt.load_model(NOT_CACHED)
+    assert _relative_error(vt.load_model(TINY), hub["hf_model"]) < MAX_RELATIVE_ERROR  # the cache still serves
+
+
+def test_without_huggingface_hub_an_id_asks_for_the_hub_extra():
+    code = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'huggingface_hub': raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import vitpose_trt as vt\n"
+        "assert vt.PoseEstimator is not None and vt.load_model is not None\n"
+        f"try:\n    vt.load_model({NOT_CACHED!r})\n"
+        "except vt.MissingDependencyError as exc:\n    print(exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert run.returncode == 0, run.stderr
+    assert "huggingface_hub is needed" in run.stdout and "vitpose-trt[hub]" in run.stdout
+
+
 def test_a_pickle_only_repository_is_refused(offline):
     snapshot = cache_folder(HubId(PICKLE_ONLY)) / "snapshots" / offline["commits"][PICKLE_ONLY]
     assert sorted(p.name for p in snapshot.iterdir()) == ["config.json"]

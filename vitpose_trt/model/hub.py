@@ -119,7 +119,7 @@ def _not_cached_error(hub_id: HubId, exc: Exception) -> CheckpointError:
     if constants.HF_HUB_OFFLINE:
         why = "HF_HUB_OFFLINE=1 forbids downloading it"
     else:
-        why = f"the Hub could not be reached ({type(exc).__name__})"
+        why = f"the Hub could not be reached ({type(exc.__cause__ or exc).__name__})"
     revision = f" --revision {hub_id.revision}" if hub_id.revision else ""
     command = DOWNLOAD_COMMAND.format(repo=hub_id.repo_id, revision=revision)
     similar = _cached_ids_like(hub_id)
