@@ -70,8 +70,9 @@ def checkpoint_location(weights: str | Path) -> Path:
 def snapshot_folder(hub_id: HubId) -> Path:
     """The local snapshot folder (config.json + safetensors weights) of `hub_id`, downloaded on first use.
 
-    Raises `CheckpointError` for an unknown repository or revision, a repository missing from the cache
-    when offline, or one without safetensors weights; `MissingDependencyError` without huggingface_hub.
+    Raises `CheckpointError` for an unknown repository or revision, one missing from the cache while
+    offline or with the Hub unreachable, or one without safetensors weights; `MissingDependencyError`
+    without huggingface_hub.
     """
     hub = import_optional("huggingface_hub", f"Hugging Face Hub ids such as {hub_id}")
     hub_errors = import_optional("huggingface_hub.utils", "Hugging Face Hub ids")  # its errors, in every version
@@ -126,7 +127,7 @@ def _not_cached_error(hub_id: HubId, exc: Exception) -> CheckpointError:
     suggestion = f"; cached models with a similar id: {', '.join(similar)}" if similar else ""
     return CheckpointError(
         f"{hub_id}: not in the Hugging Face cache ({cache_folder(hub_id)}) and {why}; download it once where the "
-        f"Hub is reachable, into the same HF_HUB_CACHE / HF_HOME, with `{command}` (or this command online)"
+        f"Hub is reachable, into the same HF_HUB_CACHE / HF_HOME, with `{command}` (or run this again online)"
         f"{suggestion}"
     )
 
