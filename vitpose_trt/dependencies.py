@@ -20,6 +20,7 @@ INSTALL_HINTS = {
     "cv2": "`pip install 'vitpose-trt[cpu]'` (opencv-python-headless)",
     "safetensors": "`pip install safetensors`",
     "transformers": "`pip install transformers`",
+    "huggingface_hub": "`pip install 'vitpose-trt[hub]'`",
     "matplotlib": "`pip install 'vitpose-trt[bench]'`",
     "pycocotools": "`pip install 'vitpose-trt[eval]'`",
 }

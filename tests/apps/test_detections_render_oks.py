@@ -12,7 +12,7 @@ from vitpose_trt.errors import ConfigError, InputError
 from vitpose_trt.apps.evaluation import sigmas_for
 from vitpose_trt.keypoints import COCO, KEYPOINT_SETS, WHOLEBODY
 from vitpose_trt.apps.oks import kept_by_oks_nms, oks_to_many
-from vitpose_trt.apps.render import CENTRE_BGR, LEFT_BGR, RIGHT_BGR, drawn_poses, side_colors
+from vitpose_trt.apps.render import CENTRE_BGR, LEFT_BGR, PIXELS_PER_LINE_WIDTH, RIGHT_BGR, drawn_poses, side_colors
 from vitpose_trt.runtime import Poses
 
 
@@ -72,6 +72,22 @@ def test_drawing_marks_keypoints_above_the_threshold_only(astronaut_bgr):
     np.testing.assert_array_equal(drawn_poses(astronaut_bgr, poses, COCO, 0.95, boxes=False), astronaut_bgr)
     with pytest.raises(ConfigError, match="17 keypoints"):
         drawn_poses(astronaut_bgr, poses, WHOLEBODY)
+
+
+@pytest.mark.parametrize("height, width", [(96, 64), (240, 320), (512, 512)])
+def test_boxes_show_when_no_keypoint_is_confident(height, width):
+    """Random weights score every keypoint below the threshold: the first run's picture still shows the
+    box, and the whole-image box of a run without detections on all four sides (a 1-px line at x = W,
+    one past the last column, would be off the image)."""
+    image = np.full((height, width, 3), 128, np.uint8)
+    poses = Poses(np.full((1, 17, 2), [width / 2, height / 2], np.float32), np.full((1, 17), 0.05, np.float32),
+                  np.array([[0, 0, width, height]], np.float32))
+    changed = np.any(drawn_poses(image, poses, COCO) != image, axis=2)
+    strip = 2 * max(1, round(min(height, width) / PIXELS_PER_LINE_WIDTH))
+    for side in (changed[:strip], changed[-strip:], changed[:, :strip].T, changed[:, -strip:].T):
+        assert side.any(axis=0).all()  # an unbroken line along the whole edge
+    assert not changed[strip:-strip, strip:-strip].any()  # and no keypoint or edge inside
+    np.testing.assert_array_equal(drawn_poses(image, poses, COCO, boxes=False), image)
 
 
 def _mmpose_oks_iou(g, d, a_g, a_d, sigmas):

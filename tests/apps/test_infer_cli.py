@@ -102,6 +102,21 @@ def test_render_images_and_refuse_to_overwrite_inputs(tiny_onnx, photo_folder, t
     assert "would overwrite the input" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("threshold", ["0", "1"])
+def test_render_notes_when_no_keypoint_is_drawn(tiny_onnx, photo_folder, tmp_path, capsys, threshold):
+    """Scores are at most 1: above threshold 1 no keypoint is drawn, only the boxes, and the run says so."""
+    import cv2
+
+    out = tmp_path / "out"
+    arguments = [str(tiny_onnx), str(photo_folder), "--render", "--score-threshold", threshold, "--output", str(out)]
+    assert main(arguments) == 0
+    shown = any(s > float(threshold) for r in _results(out) for s in r["keypoints"][2::3])
+    assert shown == (threshold == "0")
+    assert ("only the boxes are drawn" in capsys.readouterr().out) == (not shown)
+    name = coco_file_name(*PHOTOS[0][::2])
+    assert np.any(cv2.imread(str(out / name)) != cv2.imread(str(photo_folder / name)))  # the boxes, at least
+
+
 def test_detections_matched_by_image_id_and_file_name(tiny_onnx, photo_folder, tmp_path, capsys):
     dets = [
         {"image_id": 1, "category_id": 1, "bbox": [120, 20, 250, 470], "score": 0.9},

@@ -34,12 +34,28 @@ def side_colors(keypoints: KeypointSet) -> tuple[tuple[tuple[int, int, int], ...
     return point_colors, edge_colors
 
 
+def visible_box_corners(box, image_shape: tuple[int, int], width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((x1, y1), (x2, y2)) int px of an xyxy `box` clipped so a `width`-px outline lies inside (H, W) `image_shape`.
+
+    A box along the image border (the whole-image box of a run without detections) would otherwise be
+    drawn half (top, left) or entirely (bottom, right: x2 = W is one past the last pixel) off the image.
+    """
+    height, image_width = image_shape
+    inset = width // 2
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
+    xs = [min(max(x, inset), image_width - 1 - inset) for x in (x1, x2)]
+    ys = [min(max(y, inset), height - 1 - inset) for y in (y1, y2)]
+    return (xs[0], ys[0]), (xs[1], ys[1])
+
+
 def drawn_poses(image: np.ndarray, poses, keypoints: KeypointSet,
                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, boxes: bool = True) -> np.ndarray:
     """A copy of `image` ((H, W, 3) uint8 BGR) with `poses` drawn on it.
 
     poses: a `Poses` with keypoints (N, K, 2) in image px and scores (N, K). Keypoints scoring at or
-    below `score_threshold` and edges touching them are left out; boxes=True also outlines poses.boxes.
+    below `score_threshold` and edges touching them are left out; boxes=True also outlines poses.boxes,
+    whatever the keypoint scores (weights that give no confident keypoint still show their boxes), each
+    pulled inside the image so a whole-image box shows on all four sides.
     """
     cv2 = import_optional("cv2", "drawing poses")
     if poses.num_keypoints != keypoints.num_keypoints:
@@ -50,8 +66,8 @@ def drawn_poses(image: np.ndarray, poses, keypoints: KeypointSet,
     point_colors, edge_colors = side_colors(keypoints)
     for person in range(len(poses)):
         if boxes:
-            x1, y1, x2, y2 = (round(float(v)) for v in poses.boxes[person])
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), BOX_BGR, width, cv2.LINE_AA)
+            corners = visible_box_corners(poses.boxes[person], canvas.shape[:2], width)
+            cv2.rectangle(canvas, *corners, BOX_BGR, width, cv2.LINE_AA)
         points = [(round(float(x)), round(float(y))) for x, y in poses.keypoints[person]]
         shown = poses.scores[person] > score_threshold
         for (a, b), color in zip(keypoints.skeleton, edge_colors):

@@ -1,4 +1,5 @@
-"""What `--model` names: a known variant (random weights), or a file (ONNX, engine, checkpoint).
+"""What `--model` names: a known variant (random weights), a file (ONNX, engine, checkpoint), or a Hugging
+Face Hub id (a checkpoint: its snapshot folder in the huggingface_hub cache, downloaded on first use).
 
 A file fixes what it can run on: an `.onnx` runs on onnxruntime, an `.engine`/`.plan` on tensorrt, a
 checkpoint on torch (and on onnxruntime/tensorrt after a cached export).
@@ -13,6 +14,7 @@ from ..artifacts.metadata import ArtifactMetadata
 from ..artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_onnx
 from ..artifacts.sidecar import ENGINE_SUFFIXES, sidecar_for_engine
 from ..errors import ConfigError
+from ..model.hub import hub_id_from_text, snapshot_folder
 from ..specs import MODELS
 
 #: The backend a file type runs on, when it runs on one only.
@@ -35,12 +37,20 @@ class ModelSource:
 
 
 def model_source(text: str) -> ModelSource:
-    """Parse one `--model` item: a key of `MODELS` or an existing file/folder; else `ConfigError`."""
+    """Parse one `--model` item: a key of `MODELS`, an existing file/folder or a Hub id; else `ConfigError`.
+
+    A Hub id is resolved now (downloaded when not cached; `CheckpointError` when it cannot be): the
+    source is its snapshot folder, labelled with the id.
+    """
     if text in MODELS:
         return ModelSource(label=text, kind="name", name=text)
+    hub_id = hub_id_from_text(text)
+    if hub_id is not None:
+        return ModelSource(label=str(hub_id), kind="checkpoint", path=snapshot_folder(hub_id))
     path = Path(text).expanduser()
     if not path.exists():
-        raise ConfigError(f"--model {text!r} is neither a known model ({', '.join(MODELS)}) nor an existing path")
+        raise ConfigError(f"--model {text!r} is neither a known model ({', '.join(MODELS)}), an existing path nor "
+                          "a Hugging Face Hub id (org/name[@revision])")
     suffix = path.suffix.lower()
     kind = "onnx" if suffix == ONNX_SUFFIX else "engine" if suffix in ENGINE_SUFFIXES else "checkpoint"
     return ModelSource(label=path.name, kind=kind, path=path)

@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vitpose-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="comma-separated model names (vitpose-s, ...) or files (.onnx, .engine, checkpoint)")
+                   help="comma-separated model names (vitpose-s, ...), files (.onnx, .engine, checkpoint) or "
+                   "Hugging Face Hub ids (org/name[@revision], e.g. usyd-community/vitpose-base-simple)")
     p.add_argument("--backend", help="comma-separated: tensorrt, onnxruntime, torch (default: best available)")
     p.add_argument("--precision", help="comma-separated: fp32, fp16, int8 (default: the backend's usual one)")
     p.add_argument("--batch", help=f"comma-separated crops per call, model-only mode (default {DEFAULT_BATCHES})")

@@ -23,7 +23,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="vitpose-eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL", help="engine (.engine/.plan), ONNX or checkpoint path, or a model name")
+    p.add_argument("model", metavar="MODEL", help="engine (.engine/.plan), ONNX or checkpoint path, Hugging Face Hub "
+                   "id (org/name[@revision], e.g. usyd-community/vitpose-base-simple), or a model name")
     p.add_argument("--annotations", required=True, metavar="COCO.json", help="COCO keypoint annotation file")
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the annotation file's images")
     p.add_argument("--detections", metavar="DETS.json", help="boxes in COCO results format, matched by image_id "

@@ -46,8 +46,9 @@ def parser() -> argparse.ArgumentParser:
     m = p.add_argument_group("model")
     m.add_argument("--model", metavar="NAME", help="variant, e.g. vitpose-b (inferred from --weights when omitted; "
                    "vitpose-b with random weights when both are omitted)")
-    m.add_argument("--weights", metavar="PATH", help="official .pth, Hugging Face folder or .safetensors "
-                   "(omitted: random weights, only for benchmarks)")
+    m.add_argument("--weights", metavar="PATH|ID", help="official .pth, Hugging Face folder or .safetensors, or a "
+                   "Hugging Face Hub id (org/name[@revision], e.g. usyd-community/vitpose-base: safetensors "
+                   "downloaded once into the huggingface_hub cache) (omitted: random weights, only for benchmarks)")
     m.add_argument("--dataset", metavar="NAME", help="keypoint set / ViTPose++ expert: coco, aic, mpii, ap10k, "
                    "apt36k, wholebody (default: the model's)")
     o = p.add_argument_group("ONNX")
@@ -87,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
 def _checked_names(args: argparse.Namespace) -> None:
     """Fail fast, before any heavy import, on names and paths a user can fix."""
     from ..keypoints import keypoint_set_by_name
+    from ..model.hub import is_hub_id
     from ..specs import spec_by_name
 
     if args.precision not in PRECISIONS:
@@ -103,8 +105,9 @@ def _checked_names(args: argparse.Namespace) -> None:
         spec_by_name(args.model)
     if args.dataset is not None:
         keypoint_set_by_name(args.dataset)
-    if args.weights is not None and not Path(args.weights).exists():
-        raise CheckpointError(f"weights not found: {args.weights}")
+    if args.weights is not None and not Path(args.weights).expanduser().exists() and not is_hub_id(args.weights):
+        raise CheckpointError(f"weights not found: {args.weights} (no such file or folder, nor a Hugging Face Hub "
+                              "id org/name[@revision])")
     if args.opset not in SUPPORTED_OPSETS:
         raise ConfigError(f"unsupported opset {args.opset}: use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1}")
 

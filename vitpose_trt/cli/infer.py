@@ -30,8 +30,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="vitpose-infer", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL", help="engine (.engine/.plan), ONNX or checkpoint path, or a model name "
-                   "(random weights: only for trying the tool)")
+    p.add_argument("model", metavar="MODEL", help="engine (.engine/.plan), ONNX or checkpoint path, Hugging Face Hub "
+                   "id (org/name[@revision], e.g. usyd-community/vitpose-base-simple), or a model name (random "
+                   "weights: only for trying the tool)")
     p.add_argument("input", metavar="INPUT", help="image file, folder of images or video file")
     p.add_argument("--detections", metavar="DETS.json", help="person boxes in COCO results format")
     p.add_argument("--category-id", default="1", metavar="ID",
@@ -90,6 +91,8 @@ class _Renderer:
         self.source, self.output, self.keypoints, self.threshold = source, output, keypoints, threshold
         self.stack = stack
         self.video = None
+        #: Keypoints drawn so far (all frames); none means only boxes were drawn.
+        self.drawn_keypoints = 0
         if source.is_video:
             _rendered_path(source, output, "")
         else:
@@ -101,6 +104,7 @@ class _Renderer:
         from ..apps.render import drawn_poses
 
         drawn = drawn_poses(frame.image, poses, self.keypoints, self.threshold)
+        self.drawn_keypoints += int((poses.scores > self.threshold).sum())
         target = _rendered_path(self.source, self.output, frame.name)
         if not self.source.is_video:
             write_image(target, drawn)
@@ -137,6 +141,9 @@ def _infer(args: argparse.Namespace) -> int:
     if detections is not None and len(detections) and run.poses == 0:
         print(f"warning: none of the {len(detections)} detections matched a frame (by image_id or file_name)")
     write_text_atomically(output / RESULTS_FILE, json.dumps(results))
+    if render is not None and run.poses and not render.drawn_keypoints:
+        print(f"note: no keypoint scored above --score-threshold {args.score_threshold}, so only the boxes are "
+              "drawn (random weights? give real ones, e.g. a Hub id such as usyd-community/vitpose-base-simple)")
     print(run.describe())
     print(f"wrote {output / RESULTS_FILE}" + (f" and the rendered {'video' if source.is_video else 'images'}"
                                                 if args.render else ""))

@@ -1,8 +1,8 @@
 """Inference backends by name; each loads its engine library only when opened.
 
 `open_backend(source, backend="auto")` picks by what `source` is: `.engine`/`.plan` -> tensorrt,
-`.onnx` -> onnxruntime, a checkpoint path, a model name or a CPU torch module -> torch, a torch
-module on the GPU -> torch-cuda.
+`.onnx` -> onnxruntime, a checkpoint path, a Hugging Face Hub id (org/name[@revision]), a model name or
+a CPU torch module -> torch, a torch module on the GPU -> torch-cuda.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ...artifacts.io import ModelIO
 from ...artifacts.onnx_metadata import ONNX_SUFFIX
 from ...artifacts.sidecar import ENGINE_SUFFIXES
 from ...errors import ConfigError
+from ...model.hub import is_hub_id
 from ...specs import MODELS
 from .base import DEFAULT_MAX_BATCH, Backend
 
@@ -37,7 +38,7 @@ def _is_torch_module(source) -> bool:
 
 
 def backend_name_for(source) -> str:
-    """The backend "auto" picks for `source` (a path, a model name or a torch module).
+    """The backend "auto" picks for `source` (a path, a Hub id, a model name or a torch module).
 
     A torch module runs where its parameters are: "torch-cuda" when they are on a GPU, else "torch".
     """
@@ -46,17 +47,18 @@ def backend_name_for(source) -> str:
         return "torch-cuda" if parameter is not None and parameter.device.type == "cuda" else "torch"
     if not isinstance(source, (str, Path)):
         raise ConfigError(
-            f"cannot run a {type(source).__name__}: pass an .engine/.onnx/checkpoint path, a model name "
-            "or a torch module"
+            f"cannot run a {type(source).__name__}: pass an .engine/.onnx/checkpoint path, a Hugging Face Hub "
+            "id, a model name or a torch module"
         )
     suffix = Path(source).suffix.lower()
     if suffix in ENGINE_SUFFIXES:
         return "tensorrt"
     if suffix == ONNX_SUFFIX:
         return "onnxruntime"
-    if Path(source).exists() or str(source) in MODELS:
+    if Path(source).exists() or str(source) in MODELS or is_hub_id(source):
         return "torch"
-    raise ConfigError(f"{source}: no such file or folder, and not a model name ({', '.join(MODELS)})")
+    raise ConfigError(f"{source}: no such file or folder, not a Hugging Face Hub id (org/name[@revision]) and "
+                      f"not a model name ({', '.join(MODELS)})")
 
 
 def backend_class(name: str) -> type[Backend]:

@@ -1,4 +1,5 @@
-"""PyTorch backend on the CPU: any `nn.Module` with a declared IO, a ViTPose module, a checkpoint or a model name.
+"""PyTorch backend on the CPU: any `nn.Module` with a declared IO, a ViTPose module, a checkpoint path or
+Hub id, or a model name (random weights).
 
 A ViTPose module (built by `load_model`) describes itself; any other module needs `io=` (a `ModelIO`):
 its forward takes the inputs positionally in `io.inputs` order and returns one tensor, a tuple/list in
@@ -20,7 +21,7 @@ from .base import Backend, checked_max_batch, checked_threads
 
 
 def model_from_source(source):
-    """An eval-mode module from a module (returned as is), a checkpoint path or a model name."""
+    """An eval-mode module from a module (returned as is), a checkpoint path or Hub id, or a model name."""
     torch = import_optional("torch", "the PyTorch backend")
     if isinstance(source, torch.nn.Module):
         return source
