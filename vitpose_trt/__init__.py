@@ -3,6 +3,7 @@
 Public API re-exports only; heavy libraries (torch, onnx, tensorrt, cupy) load when a feature needs them.
 """
 
+from ._version import __version__
 from .errors import (
     AccuracyError,
     CalibrationError,
@@ -22,8 +23,6 @@ from .keypoints import KEYPOINT_SETS, KeypointSet
 from .model.loading import load_model
 from .runtime import PoseEstimator, Poses
 from .specs import MODELS, ModelSpec
-from ._version import __version__
-
 
 __all__ = [
     "KEYPOINT_SETS",
@@ -45,5 +44,6 @@ __all__ = [
     "Poses",
     "UserError",
     "VitPoseError",
+    "__version__",
     "load_model",
 ]

@@ -166,22 +166,15 @@ else:
     if not torch.cuda.is_available():
         print(f"torch-cuda: PyTorch {torch.__version__} cannot use the GPU (CUDA build: {torch.version.cuda})")'
 
-bench_torch() {  # step 4: fp16; where vitpose-bench refuses torch x fp16, its torch default, relabelled
-  local t0=$SECONDS ran_as reason
+bench_torch() {  # step 4: torch-cuda fp16 (vitpose-bench's torch backend runs torch-cuda on a CUDA machine)
+  local reason
   reason=$("$PYTHON" -c "$TORCH_CUDA_PROBE" 2>&1) || reason="torch-cuda: probing PyTorch failed: ${reason##*$'\n'}"
   if [[ -n $reason ]]; then
     record bench-torch skipped "" "" "" "$reason"
     return 0
   fi
-  REFUSED_IF="nothing to run" run_step bench-torch-fp16 "$BENCH_TORCH_S" TERM "${BENCH[@]}" --backend torch \
-    --precision fp16 --json "$LOGS/bench-torch.json" --markdown "$LOGS/bench-torch.md"
-  [[ $LAST_STATUS == refused ]] || return 0
-  ran_as=$("$PYTHON" -c "import inspect; from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend as B; \
-print(inspect.signature(B).parameters['precision'].default)" 2>/dev/null) || ran_as=""
-  run_step bench-torch "$((BENCH_TORCH_S - (SECONDS - t0)))" TERM "${BENCH[@]}" --backend torch \
+  run_step bench-torch "$BENCH_TORCH_S" TERM "${BENCH[@]}" --backend torch --precision fp16 \
     --json "$LOGS/bench-torch.json" --markdown "$LOGS/bench-torch.md"
-  [[ -n $ran_as ]] && SUMMARY_ARGS+=(--torch-ran-as "$ran_as")
-  NOTES+=("vitpose-bench refuses --backend torch --precision fp16 here (see bench-torch-fp16), so the torch rows come from --backend torch with vitpose-bench's default torch label; on a CUDA machine that runs the runtime's torch-cuda backend, whose default precision in this tree is '${ran_as:-unknown}' (TorchCudaBackend's signature): torch rows that ran on the GPU show that precision, with the bench report's own label kept as precision_in_bench_report")
 }
 
 bench_tensorrt() {  # step 5

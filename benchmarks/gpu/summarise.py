@@ -3,8 +3,8 @@
 Inputs (all files; any may be missing, which the results then say): the step table run.sh wrote (TSV:
 name, status, rc, seconds, budget_s, detail; status passed | failed | timeout | skipped | refused), the
 nvidia-smi CSV (name, memory.total, driver_version[, compute_cap]), pytest's JUnit XML and log, the
-vitpose-bench JSON reports, and kernel_timings.py's JSON. Standard library only, so it runs even where
-vitpose_trt does not import; library versions come from installed package metadata (no imports).
+vitpose-bench JSON reports, and kernel_timings.py's JSON. Standard library and this
+checkout's `vitpose_trt.bench.environment` (numpy only); library versions come from installed package metadata.
 
 Results JSON (`SCHEMA`): {"schema", "verdict" (passed | failed), "card", "gpus", "date_utc", "host",
 "python", "command", "total_seconds", "libraries", "missing_modules", "steps", "pytest", "bench",
@@ -24,24 +24,23 @@ import platform
 import re
 import sys
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from pytest_outcomes import has_real_failures, missing_module, pytest_outcomes
 from results_markdown import results_markdown
 
+# The project's own (standard-library-only) environment module, from this checkout, whether or not it is
+# installed: numpy is all `import vitpose_trt` needs.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from vitpose_trt.bench.environment import LIBRARIES as BENCH_LIBRARIES  # noqa: E402
+from vitpose_trt.bench.environment import library_versions  # noqa: E402
+
 SCHEMA = "vitpose-trt/gpu-check/1"
 STEP_FIELDS = ("name", "status", "rc", "seconds", "budget_s", "detail")
 GPU_FIELDS = ("name", "memory_total", "driver_version", "compute_cap")
 PYTEST_STEP = "pytest"
-#: Distributions whose versions the results record (first installed name of each wins).
-LIBRARIES = {
-    "vitpose-trt": ("vitpose-trt",), "numpy": ("numpy",), "torch": ("torch",),
-    "cupy": ("cupy-cuda13x", "cupy-cuda12x", "cupy"), "onnx": ("onnx",),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"), "tensorrt": ("tensorrt", "tensorrt-cu13", "tensorrt-cu12"),
-    "tensorrt-rtx": ("tensorrt-rtx-cu13", "tensorrt_rtx"), "nvidia-modelopt": ("nvidia-modelopt",),
-    "opencv": ("opencv-python-headless", "opencv-python"), "scikit-image": ("scikit-image",), "pytest": ("pytest",),
-}
+#: Distributions whose versions the results record: vitpose-bench's, plus what the GPU tests use.
+LIBRARIES = {**BENCH_LIBRARIES, "scikit-image": ("scikit-image",), "pytest": ("pytest",)}
 #: Import names the project's GPU tests and benchmarks may need; the results list those not installed.
 MODULES = ("torch", "cupy", "onnx", "onnxruntime", "tensorrt", "tensorrt_rtx", "modelopt", "cv2", "skimage",
            "tqdm", "filelock", "hypothesis", "pycocotools", "transformers", "matplotlib", "safetensors")
@@ -85,38 +84,18 @@ def read_json(path: Path | None) -> tuple[dict | None, str | None]:
         return None, f"{path.name}: not readable JSON ({exc})"
 
 
-def library_versions() -> dict[str, str | None]:
-    """Installed version of each of `LIBRARIES` (None when not installed)."""
-    versions = {}
-    for key, names in LIBRARIES.items():
-        versions[key] = None
-        for name in names:
-            try:
-                versions[key] = metadata.version(name)
-                break
-            except metadata.PackageNotFoundError:
-                continue
-    return versions
-
-
 def missing_modules() -> list[str]:
     """The `MODULES` that are not installed for this interpreter (found without importing them)."""
     return [m for m in MODULES if importlib.util.find_spec(m) is None]
 
 
-def bench_rows(report: dict, source: str, torch_ran_as: str | None) -> list[dict]:
-    """A vitpose-bench report's result rows, flattened: p50 latency, throughput, per-stage p50 ms.
-
-    torch_ran_as: the precision torch rows that ran on the GPU (torch-cuda) really ran in, when
-    vitpose-bench labels them otherwise; rows that ran on the CPU keep their label.
-    """
+def bench_rows(report: dict, source: str) -> list[dict]:
+    """A vitpose-bench report's result rows, flattened: p50 latency, throughput, per-stage p50 ms."""
     rows = []
     for r in report.get("results", []):
-        on_gpu = r.get("device_memory_mib") is not None  # set only when the runtime backend ran on CUDA
-        relabel = torch_ran_as if r["backend"] == "torch" and on_gpu and torch_ran_as != r["precision"] else None
         rows.append({
             "source": source, "mode": r["mode"], "model": r["model"], "backend": r["backend"],
-            "precision": relabel or r["precision"], "precision_in_bench_report": r["precision"],
+            "precision": r["precision"],
             "persons": r["batch"], "frame_p50_ms": r["latency_ms"]["p50"], "frame_p90_ms": r["latency_ms"]["p90"],
             "throughput": r["throughput"], "throughput_unit": r["throughput_unit"],
             "stages_p50_ms": {s: v["p50"] for s, v in r.get("stages_ms", {}).items()},
@@ -177,7 +156,7 @@ def kernel_problems(kernels: dict | None) -> tuple[list[str], list[str]]:
     return could_not, failed
 
 
-def bench_inputs(paths: list[Path], torch_ran_as: str | None) -> tuple[list[dict], list[dict], list[str]]:
+def bench_inputs(paths: list[Path]) -> tuple[list[dict], list[dict], list[str]]:
     """(rows, vitpose-bench's own skipped cases, unreadable-report lines) of every bench report given."""
     rows, skipped, unreadable = [], [], []
     for path in paths:
@@ -185,7 +164,7 @@ def bench_inputs(paths: list[Path], torch_ran_as: str | None) -> tuple[list[dict
         if error:
             unreadable.append(f"benchmark report {error}")
             continue
-        rows += bench_rows(report, path.name, torch_ran_as)
+        rows += bench_rows(report, path.name)
         skipped += report.get("skipped", [])
     return rows, skipped, unreadable
 
@@ -195,7 +174,7 @@ def results(args: argparse.Namespace) -> dict:
     steps, gpus = read_steps(args.steps), read_gpus(args.gpus)
     pytest = pytest_outcomes(args.pytest_junit, args.pytest_log)
     kernels, kernels_error = read_json(args.kernels)
-    rows, bench_skipped, unreadable = bench_inputs(args.bench, args.torch_ran_as)
+    rows, bench_skipped, unreadable = bench_inputs(args.bench)
     could_not, failed = [], []
     for part in (step_problems(steps, pytest), pytest_problems(pytest), kernel_problems(kernels)):
         could_not += part[0]
@@ -208,7 +187,7 @@ def results(args: argparse.Namespace) -> dict:
         "card": gpus[0] if gpus else {"name": UNKNOWN_CARD}, "gpus": gpus,
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
         "python": sys.version.split()[0], "command": args.command,
-        "total_seconds": sum(s["seconds"] or 0.0 for s in steps), "libraries": library_versions(),
+        "total_seconds": sum(s["seconds"] or 0.0 for s in steps), "libraries": library_versions(LIBRARIES),
         "missing_modules": missing_modules(), "steps": steps, "pytest": pytest, "bench": rows,
         "bench_skipped": bench_skipped, "kernels": kernels, "checks": (kernels or {}).get("checks", []),
         "could_not_run": could_not, "failed": failed, "notes": list(args.note),
@@ -231,7 +210,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pytest-log", type=Path, help="pytest's output")
     p.add_argument("--bench", type=Path, action="append", default=[], help="a vitpose-bench --json report")
     p.add_argument("--kernels", type=Path, help="kernel_timings.py's JSON")
-    p.add_argument("--torch-ran-as", help="the precision vitpose-bench's torch rows really ran in")
     p.add_argument("--note", action="append", default=[], help="a line for the results' notes")
     p.add_argument("--command", default="benchmarks/gpu/run.sh", help="the command that produced the inputs")
     return p

@@ -12,7 +12,7 @@ from vitpose_trt.bench.sources import model_source
 pytestmark = pytest.mark.gpu
 
 
-@pytest.mark.parametrize("backend,precision", [("tensorrt", "fp16"), ("tensorrt", "fp32"), ("torch", "fp32")])
+@pytest.mark.parametrize("backend,precision", [("tensorrt", "fp16"), ("tensorrt", "fp32"), ("torch", "fp32"), ("torch", "fp16")])
 def test_gpu_model_only_is_timed_by_cuda_events(backend, precision, bench_cache):
     plan = benchmark_plan([model_source("vitpose-tiny")], [backend], [precision], [1, 8])
     report = benchmark_report(plan, warmup=3, iters=10, threads=None, cache=bench_cache, command=["test"])

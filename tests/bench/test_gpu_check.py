@@ -106,9 +106,9 @@ PYTEST_LOG = "...\n=========== 1 failed, 1 passed, 1 skipped, 500 deselected, 3 
 
 def _bench_report(device_memory_mib: float | None) -> dict:
     stages = {s: {"p50": 0.5, "p90": 0.6} for s in ("crop", "infer", "flip_merge", "decode_download", "validate_map")}
-    row = {"mode": "pipeline", "model": "vitpose-b", "backend": "torch", "precision": "fp32", "batch": 8,
+    row = {"mode": "pipeline", "model": "vitpose-b", "backend": "torch", "precision": "fp16", "batch": 8,
            "latency_ms": {"p50": 4.0, "p90": 4.5}, "throughput": 2000.0, "throughput_unit": "persons/s",
-           "stages_ms": stages, "roofline_percent": 40.0, "peak_precision": "fp32",
+           "stages_ms": stages, "roofline_percent": 40.0, "peak_precision": "fp16",
            "device_memory_mib": device_memory_mib, "iters": 30, "warmup": 10}
     return {"schema": 1, "results": [row], "skipped": []}
 
@@ -130,8 +130,7 @@ STEPS = [
     ("import", "passed", "0", "1", "20", ""),
     ("pytest", "failed", "1", "50", "120", "== 1 failed =="),
     ("kernels", "passed", "0", "20", "60", ""),
-    ("bench-torch-fp16", "refused", "2", "1", "100", "vitpose-bench: error: --backend torch: nothing to run"),
-    ("bench-torch", "passed", "0", "60", "99", ""),
+    ("bench-torch", "refused", "2", "1", "100", "vitpose-bench: error: --backend torch: nothing to run"),
     ("bench-tensorrt", "skipped", "", "", "", "tensorrt: not installed (import tensorrt: No module named 'tensorrt')"),
 ]
 
@@ -149,7 +148,7 @@ def _inputs(folder: Path, junit: str = JUNIT, steps=STEPS, checks=None, device_m
     return ["--out-dir", str(folder / "out"), "--steps", str(folder / "steps.tsv"), "--gpus", str(folder / "gpus.csv"),
             "--pytest-junit", str(folder / "pytest.xml"), "--pytest-log", str(folder / "pytest.log"),
             "--bench", str(folder / "bench-torch.json"), "--kernels", str(folder / "kernels.json"),
-            "--torch-ran-as", "fp16", "--note", "a note"]
+            "--note", "a note"]
 
 
 def _written(folder: Path) -> tuple[dict, str]:
@@ -163,7 +162,7 @@ def test_summary_sorts_what_failed_from_what_could_not_run(summarise, tmp_path):
     assert doc["card"]["name"] == CARD and doc["card"]["compute_cap"] == "9.0" and doc["verdict"] == "failed"
     could_not, failed = "\n".join(doc["could_not_run"]), "\n".join(doc["failed"])
     assert "bench-tensorrt: tensorrt: not installed" in could_not
-    assert "bench-torch-fp16: vitpose-bench: error" in could_not
+    assert "bench-torch: vitpose-bench: error" in could_not
     assert "need tensorrt, which is not installed: test_trt_engine" in could_not
     assert "need skimage, which is not installed: test_fixture_needs_skimage" in could_not
     assert "tests/test_geometry.py could not be collected (ModuleNotFoundError: No module named 'hypothesis')" in could_not
@@ -175,22 +174,16 @@ def test_summary_sorts_what_failed_from_what_could_not_run(summarise, tmp_path):
     assert "1 failed, 1 passed" in markdown and "## Could not run" in markdown and "a note" in markdown
 
 
-def test_summary_tables_and_relabelled_torch_rows(summarise, tmp_path):
+def test_summary_tables(summarise, tmp_path):
     summarise.main(_inputs(tmp_path))
     doc, markdown = _written(tmp_path)
     (row,) = doc["bench"]
-    assert row["precision"] == "fp16" and row["precision_in_bench_report"] == "fp32"
+    assert row["precision"] == "fp16" and row["backend"] == "torch"
     assert row["persons"] == 8 and row["stages_p50_ms"]["infer"] == 0.5 and row["throughput"] == 2000.0
     assert "| vitpose-b | torch | fp16 | 8 | 4.00 | 2000 | 0.500 |" in markdown
     assert "| 1080p | 8 | 0.400 | - | - | - | 6.00 | 15.0x |" in markdown
     assert "| dark-udp | 64 | 0.800 | 32.00 | 40.0x |" in markdown
     assert "passed: cupy decode == numpy decode (dark)" in markdown
-
-
-def test_torch_rows_that_ran_on_the_cpu_keep_their_label(summarise, tmp_path):
-    summarise.main(_inputs(tmp_path, device_memory_mib=None))
-    doc, _ = _written(tmp_path)
-    assert doc["bench"][0]["precision"] == "fp32"
 
 
 def test_missing_libraries_alone_do_not_fail_the_check(summarise, tmp_path):

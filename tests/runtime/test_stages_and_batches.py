@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astronaut_cases import ASTRONAUT_BOXES
 
 import vitpose_trt as vt
-from astronaut_cases import ASTRONAUT_BOXES
 from vitpose_trt.errors import ConfigError, InputError
 from vitpose_trt.runtime.estimator import STAGES
 
@@ -79,3 +79,17 @@ def test_batch_inputs_are_checked(peaked_tiny_onnx, astronaut_bgr):
     with pytest.raises(InputError, match="uint8"):
         estimator.batch([astronaut_bgr, astronaut_bgr.astype(np.float32)], [ASTRONAUT_BOXES, ASTRONAUT_BOXES])
     assert estimator.batch([], []) == []
+
+
+def test_an_estimator_takes_a_backend_already_loaded(peaked_tiny_onnx, astronaut_bgr):
+    from vitpose_trt.runtime.backends import open_backend
+
+    loaded = open_backend(peaked_tiny_onnx, max_batch=4)
+    estimator = vt.PoseEstimator(loaded)
+    assert estimator.backend is loaded and estimator.backend.max_batch == 4
+    np.testing.assert_array_equal(estimator(astronaut_bgr, ASTRONAUT_BOXES).keypoints,
+                                  vt.PoseEstimator(peaked_tiny_onnx, max_batch=4)(astronaut_bgr, ASTRONAUT_BOXES).keypoints)
+    with pytest.raises(ConfigError, match="already loaded on onnxruntime"):
+        vt.PoseEstimator(loaded, backend="torch")
+    with pytest.raises(ConfigError, match="set when a backend is opened"):
+        vt.PoseEstimator(loaded, max_batch=2)

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from ..keypoints import KeypointSet, keypoint_set_by_name
-from .io import DYNAMIC, ModelIO, TensorSpec
 from ..specs import (
     HEATMAP_HEIGHT,
     HEATMAP_WIDTH,
@@ -22,6 +21,7 @@ from ..specs import (
     PIXEL_STD_RGB,
     ModelSpec,
 )
+from .io import DYNAMIC, ModelIO, TensorSpec
 
 #: Colour channels of a crop.
 CHANNELS = 3

@@ -14,9 +14,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, TENSORRT_TARGET
 from ..dependencies import import_optional
 from ..errors import ConfigError
-from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, TENSORRT_TARGET
 from .sources import ModelSource
 
 #: Environment variable overriding the cache folder.

@@ -36,12 +36,12 @@ def backend_unavailable_reason(backend: str) -> str | None:
 
 
 def combination_unsupported_reason(backend: str, precision: str) -> str | None:
-    """Why `precision` makes no sense on `backend` (independent of what is installed), or None."""
+    """Why `precision` makes no sense on `backend` here (torch x fp16 needs a GPU: torch-cuda), or None."""
     if backend == "torch" and precision == "int8":
         return "PyTorch eager has no int8 ViTPose path; int8 runs as a Q/DQ ONNX model (onnxruntime, tensorrt)"
-    if backend == "torch" and precision == "fp16":
-        return ("the torch backends run the fp32 module as loaded; fp16 runs as an fp16 ONNX model "
-                "(onnxruntime) or engine (tensorrt)")
+    if backend == "torch" and precision == "fp16" and not gpu_visible():
+        return ("PyTorch runs fp16 on the GPU only (torch-cuda); on the CPU fp16 runs as an fp16 ONNX model "
+                "(onnxruntime)")
     return None
 
 

@@ -30,10 +30,10 @@ LIBRARIES = {
 BYTES_PER_GIB = 1024**3
 
 
-def library_versions() -> dict[str, str | None]:
-    """Installed version of each library in `LIBRARIES` (None when not installed)."""
+def library_versions(libraries: dict[str, tuple[str, ...]] = LIBRARIES) -> dict[str, str | None]:
+    """Installed version of each library in `libraries` (name -> distribution names; None when not installed)."""
     versions: dict[str, str | None] = {}
-    for key, distributions in LIBRARIES.items():
+    for key, distributions in libraries.items():
         versions[key] = None
         for dist in distributions:
             try:

@@ -66,7 +66,7 @@ def run_case(case: Case, *, warmup: int, iters: int, threads: int | None, cache:
     loaded_from = backend_source(case.source, case.backend, case.precision, case.batch, cache)
     gc.collect()
     with PeakHostMemory() as memory:
-        target = loaded_target(case.source, case.backend, loaded_from, case.batch, threads)
+        target = loaded_target(case.source, case.backend, loaded_from, case.batch, threads, case.precision)
         seconds = timed_calls(target.run, warmup, iters, target.clock, on_step)
     device_mib = device_memory_used_mib() if target.device == "cuda" else None
     return result_row(

@@ -21,7 +21,7 @@ from .memory import PeakHostMemory, device_memory_used_mib
 from .model_only import Case, flops_per_crop, result_row
 from .roofline import MatmulPeak
 from .stats import latency_stats
-from .targets import RANDOM_WEIGHTS_NOTE, backend_source, runtime_backend_name
+from .targets import RANDOM_WEIGHTS_NOTE, backend_source, opened_backend
 from .timing import HostClock, timed_calls
 
 #: The report's stage for each of the estimator's (`runtime.estimator.STAGES`), in report order.
@@ -116,8 +116,8 @@ def run_pipeline_case(case: Case, *, warmup: int, iters: int, threads: int | Non
     gc.collect()
     timer = StageTimer()
     with PeakHostMemory() as memory:
-        estimator = PoseEstimator(loaded_from, backend=runtime_backend_name(case.backend), color=color,
-                                  max_batch=crops_per_frame, threads=threads)
+        backend = opened_backend(case.backend, loaded_from, case.precision, crops_per_frame, threads)
+        estimator = PoseEstimator(backend, color=color)
         seconds = _timed_frames(estimator, timer, image, boxes, warmup, iters, on_step)
     copies = FLIP_COPIES if estimator.flip_test else 1
     notes = [RANDOM_WEIGHTS_NOTE] if case.source.kind == "name" else []

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts.metadata import ArtifactMetadata
 from ..artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_onnx
 from ..artifacts.sidecar import ENGINE_SUFFIXES, sidecar_for_engine
 from ..errors import ConfigError

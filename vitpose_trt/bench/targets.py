@@ -13,14 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dependencies import import_optional
-from ..errors import ConfigError
 from ..artifacts.build_options import DEFAULT_BATCH
 from ..artifacts.metadata import ArtifactMetadata
+from ..dependencies import import_optional
+from ..errors import ConfigError
 from .artifacts import RANDOM_WEIGHTS_NOTE, onnx_for, onnx_target_for, torch_model
 from .sources import ModelSource
 from .timing import CudaEventClock, HostClock
 
+#: Precisions the torch backends run a module in.
+TORCH_PRECISIONS = {"torch": ("fp32",), "torch-cuda": ("fp32", "fp16")}
 #: Seed of the random input crops (values do not change the speed of a dense network).
 INPUT_SEED = 0
 
@@ -51,9 +53,20 @@ def backend_source(source: ModelSource, backend: str, precision: str, batch: int
         return onnx_for(source, precision, folder, onnx_target_for(backend, precision))
     if backend == "tensorrt":
         return source.path if source.kind == "engine" else _engine_for(source, precision, batch, folder)
-    if precision != "fp32":
-        raise ConfigError(f"torch backend runs fp32 here, not {precision}")
+    runs = TORCH_PRECISIONS[runtime_backend_name(backend)]
+    if precision not in runs:
+        raise ConfigError(f"the {runtime_backend_name(backend)} backend runs {' or '.join(runs)}, not {precision}")
     return torch_model(source)
+
+
+def opened_backend(backend: str, loaded_from, precision: str, batch: int, threads: int | None):
+    """The runtime backend behind a report's `backend`, loaded from `loaded_from` (`backend_source`) for
+    `batch` items per call; torch-cuda in the case's `precision`, so rows say what really ran."""
+    from ..runtime.backends import backend_class
+
+    name = runtime_backend_name(backend)
+    options = {"precision": precision} if name == "torch-cuda" else {}
+    return backend_class(name)(loaded_from, max_batch=batch, threads=threads, **options)
 
 
 def _engine_for(source: ModelSource, precision: str, batch: int, folder: Path) -> Path:
@@ -66,13 +79,14 @@ def _engine_for(source: ModelSource, precision: str, batch: int, folder: Path) -
     return engine_from_onnx(onnx_for(source, precision, folder), options).engine_path
 
 
-def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, threads: int | None) -> Target:
-    """Load `loaded_from` (from `backend_source`) on `backend` for `batch` crops per call, `threads` CPU threads."""
-    from ..runtime.backends import backend_class
+def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, threads: int | None,
+                  case_precision: str = "fp32") -> Target:
+    """Load `loaded_from` (from `backend_source`) on `backend` for `batch` crops per call, `threads` CPU threads,
+    in `case_precision` where the backend chooses it (torch-cuda)."""
     from ..runtime.pose_model import pose_metadata_for
 
     name = runtime_backend_name(backend)
-    engine = backend_class(name)(loaded_from, max_batch=batch, threads=threads)
+    engine = opened_backend(backend, loaded_from, case_precision, batch, threads)
     metadata = pose_metadata_for(engine)
     crops_input = engine.io.input(metadata.pose.input_name)
     crops = random_inputs(crops_input, batch)

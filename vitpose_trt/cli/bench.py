@@ -111,8 +111,8 @@ def _threads(args: argparse.Namespace) -> int:
 
 
 def _write_outputs(report: dict, outputs: dict) -> None:
-    from ..bench.plot import write_throughput_plot
     from ..atomic_files import write_text_atomically
+    from ..bench.plot import write_throughput_plot
     from ..bench.report import write_json
     from ..bench.tables import markdown_report
 
@@ -127,12 +127,12 @@ def _write_outputs(report: dict, outputs: dict) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from ..bench.artifacts import cache_dir
-    from ..gpus import gpu_visible
     from ..bench.plan import benchmark_plan
     from ..bench.run import benchmark_report
     from ..bench.sources import model_source
     from ..bench.tables import text_table
     from ..dependencies import import_optional
+    from ..gpus import gpu_visible
 
     outputs = {"json": _checked_output(args.json, "--json", ".json"),
                "markdown": _checked_output(args.markdown, "--markdown"),

@@ -119,8 +119,8 @@ def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..apps.detections import Detections
     from ..apps.inference import estimator_for, results_for_frames, whole_image_boxes
-    from ..atomic_files import write_text_atomically
     from ..apps.media import MediaSource
+    from ..atomic_files import write_text_atomically
 
     category = _category(args.category_id)
     source = MediaSource(args.input)

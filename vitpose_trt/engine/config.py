@@ -18,10 +18,10 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
+from ..artifacts.build_options import BuildOptions
 from ..errors import ConfigError, EngineBuildError
 from .library import is_rtx, library_version
 from .network import ParsedNetwork
-from ..artifacts.build_options import BuildOptions
 from .target import rtx_targets
 
 MIB = 1 << 20

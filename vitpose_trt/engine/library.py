@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from types import ModuleType
 
+from ..artifacts.build_options import BUILDER_MODULES
 from ..dependencies import import_optional
 from ..errors import ConfigError, MissingDependencyError
-from ..artifacts.build_options import BUILDER_MODULES
 
 #: Import names of the two libraries.
 TENSORRT = "tensorrt"

@@ -27,11 +27,10 @@ import logging
 import tempfile
 from pathlib import Path
 
-from ..dependencies import import_optional
-from ..errors import ExportError
 from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET
 from ..artifacts.onnx_metadata import with_metadata
-from .recipes import CPU_INT8_QUANTIZER
+from ..dependencies import import_optional
+from ..errors import ExportError
 from .files import (
     EXTERNAL_DATA_THRESHOLD_BYTES,
     converted_metadata,
@@ -39,6 +38,7 @@ from .files import (
     save_onnx_atomic,
     source_metadata,
 )
+from .recipes import CPU_INT8_QUANTIZER
 
 #: What `target` the metadata of these files records.
 CPU_TARGET = ONNXRUNTIME_CPU_TARGET

@@ -14,10 +14,10 @@ import os
 import shutil
 from pathlib import Path
 
-from ..atomic_files import staged_folder, write_text_atomically
-from ..dependencies import import_optional
 from ..artifacts.metadata import ArtifactMetadata
 from ..artifacts.onnx_metadata import metadata_from_onnx
+from ..atomic_files import staged_folder, write_text_atomically
+from ..dependencies import import_optional
 from ..errors import EngineLoadError, ExportError
 
 #: Protobuf refuses to serialise a message of 2 GiB or more.

@@ -12,11 +12,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ..dependencies import import_optional
-from ..errors import ConfigError, ExportError
 from ..artifacts.metadata import ArtifactMetadata
 from ..artifacts.onnx_metadata import with_metadata
 from ..artifacts.provenance import Provenance
+from ..dependencies import import_optional
+from ..errors import ConfigError, ExportError
 from ..specs import INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, save_onnx_atomic, tensor_bytes
 from .recipes import EXPORTER

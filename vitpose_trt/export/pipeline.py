@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from filelock import Timeout
 
+from ..artifacts.metadata import TENSORRT_TARGET
 from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
-from ..artifacts.metadata import TENSORRT_TARGET
 from .accuracy import (
     FP32_TOLERANCE,
     REPORT_TOLERANCE,

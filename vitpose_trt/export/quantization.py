@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dependencies import import_optional
-from ..errors import ConfigError, ExportError
 from ..artifacts.metadata import TENSORRT_TARGET
 from ..artifacts.onnx_metadata import with_metadata
+from ..dependencies import import_optional
+from ..errors import ConfigError, ExportError
 from ..specs import INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH
 from .files import (
     EXTERNAL_DATA_THRESHOLD_BYTES,

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..artifacts.pose_settings import PoseSettings
 from ..dependencies import import_optional
 from ..errors import ConfigError
-from ..artifacts.pose_settings import PoseSettings
 from .backends.base import DEVICES
 
 

@@ -39,7 +39,7 @@ class PoseEstimator:
     """Top-down ViTPose inference; one estimator may serve several threads.
 
     model_or_path: `.engine`/`.plan` (TensorRT), `.onnx` (ONNX Runtime), a checkpoint path or model name
-    or a `ViTPose` module (PyTorch). backend: "auto" (by model_or_path), "torch", "onnxruntime",
+    or a `ViTPose` module (PyTorch), or a loaded pose `Backend` (`runtime.backends.open_backend`). backend: "auto" (by model_or_path), "torch", "onnxruntime",
     "tensorrt" or "torch-cuda". color: channel order of the images you pass, "bgr" (OpenCV) or "rgb".
     flip_test / decode: None = the keypoint set's official setting (the artifact's metadata); decode is
     one of "argmax", "quarter-offset", "dark", "dark-udp". max_batch: most crops per inference (None: the

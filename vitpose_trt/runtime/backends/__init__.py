@@ -72,11 +72,23 @@ def backend_class(name: str) -> type[Backend]:
 
 def open_backend(source, backend: str = AUTO, *, max_batch: int | None = None, threads: int | None = None,
                  io: ModelIO | None = None) -> Backend:
-    """Load `source` into the backend named `backend` ("auto" = `backend_name_for(source)`).
+    """Load `source` into the backend named `backend` ("auto" = `backend_name_for(source)`); a `Backend`
+    already loaded (say, torch-cuda with precision="fp32") is returned as it is.
 
     max_batch: most items per call (None: the artifact's limit or DEFAULT_MAX_BATCH).
     threads: CPU threads for CPU backends (None: the library's default). io: the inputs and outputs of a
     torch module other than ViTPose (model files describe their own).
     """
+    if isinstance(source, Backend):
+        return _opened(source, backend, max_batch, threads, io)
     name = backend_name_for(source) if backend == AUTO else backend
     return backend_class(name)(source, max_batch=max_batch, threads=threads, io=io)
+
+
+def _opened(loaded: Backend, backend: str, max_batch, threads, io) -> Backend:
+    """An already loaded backend, as it is; options that would change it are refused."""
+    if backend not in (AUTO, loaded.name):
+        raise ConfigError(f"this model is already loaded on {loaded.name}; backend={backend!r} cannot change that")
+    if max_batch is not None or threads is not None or io is not None:
+        raise ConfigError("max_batch, threads and io are set when a backend is opened, not on a loaded one")
+    return loaded
