@@ -19,6 +19,8 @@ from .errors import (
     UserError,
     VitPoseError,
 )
+from .apps.top_down import TopDown
+from .detect import Detections, PersonDetector
 from .keypoints import KEYPOINT_SETS, KeypointSet
 from .model.loading import load_model
 from .runtime import PoseEstimator, Poses
@@ -30,6 +32,7 @@ __all__ = [
     "AccuracyError",
     "CalibrationError",
     "CheckpointError",
+    "Detections",
     "ConfigError",
     "DeviceError",
     "EngineBuildError",
@@ -39,9 +42,11 @@ __all__ = [
     "InputError",
     "KeypointSet",
     "MissingDependencyError",
+    "PersonDetector",
     "ModelSpec",
     "PoseEstimator",
     "Poses",
+    "TopDown",
     "UserError",
     "VitPoseError",
     "__version__",

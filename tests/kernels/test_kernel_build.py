@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from host_kernel import host_crops
 
 from vitpose_trt.geometry import warps_from_boxes
 from vitpose_trt.runtime import cuda_crops
 from vitpose_trt.runtime.cpu_crops import CpuCrops
-from vitpose_trt.specs import INPUT_HEIGHT, INPUT_WIDTH, PIXEL_STD_RGB
+from vitpose_trt.specs import PIXEL_STD_RGB
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ARCHS = ("80", "86", "87", "89", "90", "120")
@@ -58,18 +59,6 @@ def fatbin_entries(data: bytes) -> list[tuple[str, int]]:
     return entries
 
 
-@pytest.fixture(scope="module")
-def kernel_build(tmp_path_factory) -> Path:
-    cmake = shutil.which("cmake")
-    assert cmake, "cmake is needed (pip install cmake, in the [test] extra)"
-    build = tmp_path_factory.mktemp("kernel-build")
-    for command in ([cmake, "-S", str(REPO), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"],
-                    [cmake, "--build", str(build), "--parallel", "2"]):
-        result = subprocess.run(command, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
-    return build
-
-
 def test_ctest_runs_every_host_test_and_all_pass(kernel_build):
     ctest = shutil.which("ctest")
     result = subprocess.run([ctest, "--test-dir", str(kernel_build), "--output-on-failure"],
@@ -97,30 +86,13 @@ def astronaut_rgb(astronaut_bgr) -> np.ndarray:
     return np.ascontiguousarray(astronaut_bgr[:, :, ::-1])
 
 
-def _host_crops(build: Path, tmp_path: Path, image: np.ndarray, warps: np.ndarray, color: str, flip: bool,
-                dtype: str) -> np.ndarray:
-    """Run the kernel body on the host (crops_host_tool) exactly as CudaCrops parametrises the kernel."""
-    inverse = cuda_crops.inverse_warps(warps)
-    files = {name: tmp_path / f"{name}.raw" for name in ("image", "warps", "mean_scale", "out")}
-    image.tofile(files["image"])
-    inverse.tofile(files["warps"])
-    cuda_crops.mean_scale().tofile(files["mean_scale"])
-    args = [build / "crops_host_tool", files["image"], image.shape[0], image.shape[1], int(color == "bgr"),
-            files["warps"], len(inverse), int(flip), dtype, INPUT_HEIGHT, INPUT_WIDTH, files["mean_scale"], 0,
-            files["out"]]
-    subprocess.run([str(a) for a in args], check=True)
-    out_dtype = np.float32 if dtype == "f32" else np.float16
-    copies = 2 if flip else 1
-    return np.fromfile(files["out"], out_dtype).reshape(copies * len(inverse), 3, INPUT_HEIGHT, INPUT_WIDTH)
-
-
 @pytest.mark.parametrize("warp", ["udp", "classic"])
 @pytest.mark.parametrize("color, flip", [("bgr", False), ("rgb", True)])
 def test_host_kernel_matches_cpu_crop_stage(kernel_build, tmp_path, astronaut_bgr, astronaut_rgb, warp, color, flip):
     image = astronaut_bgr if color == "bgr" else astronaut_rgb
     warps = warps_from_boxes(BOXES, warp)
     expected = CpuCrops(color=color)(image, warps, flip).copy()
-    got = _host_crops(kernel_build, tmp_path, image, warps, color, flip, "f32")
+    got = host_crops(kernel_build, tmp_path, image, warps, color, flip, "f32")
     assert got.shape == expected.shape
     levels = np.abs(got - expected) / ONE_LEVEL
     assert levels.max() <= 1.0 + 1e-3, f"worst difference {levels.max():.3f} levels"
@@ -131,6 +103,6 @@ def test_host_kernel_matches_cpu_crop_stage(kernel_build, tmp_path, astronaut_bg
 
 def test_host_kernel_fp16_output_is_fp32_output_rounded(kernel_build, tmp_path, astronaut_bgr):
     warps = warps_from_boxes(BOXES[:2], "udp")
-    f32 = _host_crops(kernel_build, tmp_path, astronaut_bgr, warps, "bgr", True, "f32")
-    f16 = _host_crops(kernel_build, tmp_path, astronaut_bgr, warps, "bgr", True, "f16")
+    f32 = host_crops(kernel_build, tmp_path, astronaut_bgr, warps, "bgr", True, "f32")
+    f16 = host_crops(kernel_build, tmp_path, astronaut_bgr, warps, "bgr", True, "f16")
     np.testing.assert_array_equal(f16.view(np.uint16), f32.astype(np.float16).view(np.uint16))

@@ -2,6 +2,7 @@
 the ONNX metadata entry and the engine sidecar. Pure data; `onnx` loads only to read an ONNX file."""
 
 from .build_options import BuildOptions, parse_batch
+from .detector_settings import DetectorSettings
 from .io import DYNAMIC, ModelIO, TensorSpec
 from .metadata import (
     DETECTOR_TASK,
@@ -19,7 +20,7 @@ from .sidecar import ENGINE_SUFFIXES, EngineSidecar, sidecar_for_engine, sidecar
 
 __all__ = [
     "DETECTOR_TASK", "DYNAMIC", "ENGINE_SUFFIXES", "ONNXRUNTIME_CPU_TARGET", "ONNX_METADATA_KEY", "POSE_TASK",
-    "SCHEMA_VERSION", "TASKS", "TENSORRT_TARGET", "ArtifactMetadata", "BuildOptions", "EngineSidecar", "ModelIO",
+    "SCHEMA_VERSION", "TASKS", "TENSORRT_TARGET", "ArtifactMetadata", "BuildOptions", "DetectorSettings", "EngineSidecar", "ModelIO",
     "PoseSettings", "Provenance", "TensorSpec", "UnreadableOnnx", "metadata_from_onnx", "metadata_from_props",
     "parse_batch", "sidecar_for_engine", "sidecar_path_for", "with_metadata",
 ]

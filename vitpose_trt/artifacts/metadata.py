@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..errors import EngineLoadError
 from ..keypoints import KeypointSet
 from ..specs import ModelSpec
+from .detector_settings import DetectorSettings
 from .pose_settings import PoseSettings
 from .provenance import Provenance
 
@@ -37,8 +38,9 @@ UNKNOWN_MODEL = "unknown"
 class ArtifactMetadata:
     """What a runtime needs to know about a model file, independent of the file's format.
 
-    task: "pose" (then `pose` is set) or "detector". model: the architecture's name. precision: "fp32",
-    "fp16", "int8", "fp8". target: who the file is for (`TARGETS`). provenance: how it was made.
+    task: "pose" (then `pose` is set) or "detector" (then `detector` is). model: the architecture's name (a
+    detector's file stem). precision: "fp32", "fp16", "int8", "fp8". target: who the file is for (`TARGETS`).
+    provenance: how it was made.
     """
 
     task: str
@@ -46,6 +48,7 @@ class ArtifactMetadata:
     precision: str = "fp32"
     target: str = TENSORRT_TARGET
     pose: PoseSettings | None = None
+    detector: DetectorSettings | None = None
     provenance: Provenance = field(default_factory=Provenance)
     schema: int = SCHEMA_VERSION
 
@@ -56,6 +59,8 @@ class ArtifactMetadata:
             raise EngineLoadError(f"unknown target {self.target!r} in metadata; valid: {', '.join(TARGETS)}")
         if self.task == POSE_TASK and self.pose is None:
             raise EngineLoadError("pose metadata without its pose settings")
+        if self.task == DETECTOR_TASK and self.detector is None:
+            raise EngineLoadError("detector metadata without its detector settings")
 
     @classmethod
     def for_pose_model(cls, spec: ModelSpec | None, keypoints: KeypointSet, precision: str = "fp32",
@@ -74,13 +79,15 @@ class ArtifactMetadata:
         and these outputs among its own."""
         if self.pose is not None:
             return (self.pose.input_name,), (self.pose.output_name,)
-        return (), ()
+        return (self.detector.input_name,), self.detector.output_names
 
     def to_dict(self) -> dict:
         data = {"schema": self.schema, "task": self.task, "model": self.model, "precision": self.precision,
                 "target": self.target, "provenance": self.provenance.to_dict()}
         if self.pose is not None:
             data["pose"] = self.pose.to_dict()
+        if self.detector is not None:
+            data["detector"] = self.detector.to_dict()
         return data
 
     def to_json(self) -> str:
@@ -108,10 +115,11 @@ class ArtifactMetadata:
 
 
 def _from_schema_2(data: Mapping) -> ArtifactMetadata:
-    pose = data.get("pose")
+    pose, detector = data.get("pose"), data.get("detector")
     return ArtifactMetadata(
         task=str(data["task"]), model=str(data["model"]), precision=str(data["precision"]),
         target=str(data["target"]), pose=None if pose is None else PoseSettings.from_dict(pose),
+        detector=None if detector is None else DetectorSettings.from_dict(detector),
         provenance=Provenance.from_dict(data.get("provenance") or {}), schema=SCHEMA_VERSION,
     )
 

@@ -117,15 +117,18 @@ class CudaCrops:
     CuPy float32 or float16 (M >= copies * N, 3, h, w) buffer (e.g. an engine's input buffer), else a reused
     float32 one. Returns (copies * N, 3, h, w) on the current CuPy stream; valid until the next call.
     `stage.write(...)` fills rows of a batch the caller holds. size: the crops' (h, w) (default 256 x 192).
+    border: the 8-bit value of pixels outside the image, before normalisation (0, as cv2.warpAffine's; a
+    detector's letterbox uses its padding grey).
     Raises MissingDependencyError without CuPy, DeviceError without a usable GPU.
     """
 
     device = "cuda"
 
     def __init__(self, color: str = "bgr", mean=PIXEL_MEAN_RGB, std=PIXEL_STD_RGB, device: int | None = None,
-                 size: tuple[int, int] = (INPUT_HEIGHT, INPUT_WIDTH)):
+                 size: tuple[int, int] = (INPUT_HEIGHT, INPUT_WIDTH), border: float = BORDER_VALUE):
         self.color = checked_color(color)
         self.size = tuple(size)
+        self.border = float(border)
         self.cuda = cuda_device(device, "GPU preprocessing (crop kernel)")
         import cupy as cp  # cuda_device() has imported it
 
@@ -161,7 +164,7 @@ class CudaCrops:
             pixels, np.int32(pixels.shape[0]), np.int32(pixels.shape[1]), np.int64(row_stride),
             np.int64(col_stride), np.int64(channel_stride), np.int32(self.color == "bgr"), inverse_gpu,
             np.int32(count), batch[row:], np.int32(height), np.int32(width), self._mean_scale,
-            np.float32(BORDER_VALUE), np.int32(-1 if mirror_row is None else mirror_row - row),
+            np.float32(self.border), np.int32(-1 if mirror_row is None else mirror_row - row),
         )
         with stream:  # RawKernel launches on the current stream
             self._kernels[batch.dtype](launch_grid(count, height, width), BLOCK, args)

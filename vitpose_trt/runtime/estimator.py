@@ -27,7 +27,7 @@ from .devices import array_module_for, crop_stage_for, host_array
 from .person_chunks import Segment, chunks_of_persons
 from .pose_model import pose_metadata_for
 from .poses import Poses
-from .stage_timing import OnStage, StageClock
+from .stage_timing import OnStage, StageClock, StageTimed
 
 #: Flip test runs every crop twice: as it is and mirrored.
 FLIP_COPIES = 2
@@ -35,7 +35,7 @@ FLIP_COPIES = 2
 STAGES = ("validate", "crop", "infer", "flip_merge", "decode", "map")
 
 
-class PoseEstimator:
+class PoseEstimator(StageTimed):
     """Top-down ViTPose inference; one estimator may serve several threads.
 
     model_or_path: `.engine`/`.plan` (TensorRT), `.onnx` (ONNX Runtime), a checkpoint path or model name
@@ -48,6 +48,7 @@ class PoseEstimator:
 
     on_stage: optional `on_stage(stage, seconds)` callback, called after each stage of every call with
     its wall time (stage names: `STAGES`; crop..decode once per chunk of persons), in the calling thread.
+    Both are attributes too: assign `est.on_stage` / `est.sync_stages` later to start or stop timing.
     sync_stages: on GPU backends, wait for the device at the end of each timed stage so that its time is
     the device's too (slower: it removes the overlap between stages); ignored on the CPU.
 
@@ -88,25 +89,6 @@ class PoseEstimator:
     def __repr__(self) -> str:
         return (f"PoseEstimator({self.backend!r}, warp={self.warp}, flip_test={self.flip_test}, "
                 f"decode={self.decode}, color={self.color})")
-
-    @property
-    def on_stage(self) -> OnStage | None:
-        """The stage-timing callback (see the class docstring); assign a new one, or None to stop timing."""
-        return self._clock.on_stage
-
-    @on_stage.setter
-    def on_stage(self, callback: OnStage | None) -> None:
-        self._clock = StageClock(callback, self._clock.synchronize)
-
-    @property
-    def sync_stages(self) -> bool:
-        """Whether timed stages wait for the GPU at their end (see the class docstring); assignable."""
-        return self._clock.synchronize is not None
-
-    @sync_stages.setter
-    def sync_stages(self, value: bool) -> None:
-        synchronize = _device_synchronizer(self.backend.device) if value else None
-        self._clock = StageClock(self._clock.on_stage, synchronize)
 
     def __call__(self, image, boxes, box_format: str = "xyxy") -> Poses:
         """Poses of the N `boxes` in `image`.
@@ -215,13 +197,6 @@ class PoseEstimator:
             ))
             start = stop
         return results
-
-
-def _device_synchronizer(device: str):
-    """A callable that waits for the GPU, or None on the CPU (nothing runs asynchronously there)."""
-    if device != "cuda":
-        return None
-    return array_module_for(device).cuda.Device().synchronize
 
 
 def _check_finite(scores: np.ndarray, backend) -> None:

@@ -16,6 +16,41 @@ OnStage = Callable[[str, float], None]
 _OFF = nullcontext()
 
 
+class StageTimed:
+    """Public stage timing for a task object holding `_clock` (a `StageClock`) and `backend`: the `on_stage`
+    and `sync_stages` attributes of `PoseEstimator` and `PersonDetector`, assignable after construction."""
+
+    _clock: StageClock
+    backend: object
+
+    @property
+    def on_stage(self) -> OnStage | None:
+        """The stage-timing callback; assign a new one, or None to stop timing."""
+        return self._clock.on_stage
+
+    @on_stage.setter
+    def on_stage(self, callback: OnStage | None) -> None:
+        self._clock = StageClock(callback, self._clock.synchronize)
+
+    @property
+    def sync_stages(self) -> bool:
+        """Whether timed stages wait for the GPU at their end (never on the CPU: nothing to wait for)."""
+        return self._clock.synchronize is not None
+
+    @sync_stages.setter
+    def sync_stages(self, value: bool) -> None:
+        self._clock = StageClock(self._clock.on_stage, device_synchronizer(self.backend.device) if value else None)
+
+
+def device_synchronizer(device: str) -> Callable[[], None] | None:
+    """A callable that waits for the GPU, or None on the CPU (nothing runs asynchronously there)."""
+    if device != "cuda":
+        return None
+    from .devices import array_module_for
+
+    return array_module_for(device).cuda.Device().synchronize
+
+
 class StageClock:
     """`with clock("crop"): ...` reports the block's wall time to `on_stage` (when there is one).
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from ...artifacts.io import ModelIO
 from ...artifacts.metadata import ArtifactMetadata
@@ -33,6 +34,7 @@ class Backend(ABC):
     name: the backend's registry name ("onnxruntime", "torch", "tensorrt", "torch-cuda").
     device: "cpu" (numpy in and out) or "cuda" (CuPy arrays on the current device in and out).
     metadata: the artifact's `ArtifactMetadata`, or None for a model file without ours (a foreign ONNX).
+    props: the other metadata the file carries (an ONNX's `metadata_props`, e.g. an exporter's class names).
     io: the model's inputs and outputs (names, dtypes, shapes; the first axis is the batch).
     max_batch: the most items one `run` call accepts.
     thread_safe: whether `run` may be called from several threads at once (it returns fresh arrays and
@@ -42,6 +44,7 @@ class Backend(ABC):
     name: str = ""
     device: str = "cpu"
     metadata: ArtifactMetadata | None = None
+    props: Mapping[str, str] = MappingProxyType({})
     io: ModelIO
     max_batch: int = DEFAULT_MAX_BATCH
     thread_safe: bool = False

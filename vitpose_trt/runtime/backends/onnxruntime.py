@@ -87,7 +87,8 @@ class OnnxRuntimeBackend(Backend):
             raise EngineLoadError(f"{path}: ONNX Runtime cannot load it (corrupt, truncated or missing its "
                                   f"external data file?): {exc}; re-export it with vitpose-export") from exc
         self.io = io_from_session(self.session, str(path))
-        self.metadata = metadata_from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
+        self.props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.metadata = metadata_from_props(self.props, str(path))
         self.static_batch = self.io.fixed_batch
         self.max_batch = _max_batch(max_batch, self.static_batch, path)
         self.providers = self.session.get_providers()

@@ -1,0 +1,131 @@
+"""PersonDetector on the grid detectors: exactly the painted persons, in every layout; options and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from detector_models import paint_person
+
+import vitpose_trt as vt
+from vitpose_trt.errors import ConfigError, EngineLoadError
+
+INPUT = (256, 320)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _scene():
+    """An RGB input-sized image with two persons and a car; the persons' boxes (xyxy) and scores."""
+    image = np.zeros((*INPUT, 3), np.uint8)
+    first = paint_person(image, (2, 3), 0.9, (60, 120))
+    second = paint_person(image, (5, 7), 0.6, (40, 80))
+    paint_person(image, (5, 1), 0.0, (40, 80), car_score=0.8)
+    return image, np.array([first, second], np.float32), np.array([230 / 255, 153 / 255], np.float32)
+
+
+def test_every_layout_finds_exactly_the_painted_persons(grid_onnx, layout):
+    image, boxes, scores = _scene()
+    detector = vt.PersonDetector(grid_onnx(layout), color="rgb")
+    assert detector.settings.layout == layout and detector.settings.classes == (0,)
+    found = detector(image)
+    np.testing.assert_allclose(found.boxes, boxes, atol=1e-3)
+    np.testing.assert_allclose(found.scores, scores, atol=1e-5)
+    bgr = vt.PersonDetector(grid_onnx(layout))(np.ascontiguousarray(image[:, :, ::-1]))
+    np.testing.assert_array_equal(bgr.boxes, found.boxes)
+
+
+def test_classes_pick_other_objects(grid_onnx, layout):
+    image, _, _ = _scene()
+    cars = vt.PersonDetector(grid_onnx(layout), color="rgb", classes=[2])(image)
+    assert len(cars.boxes) == 1 and abs(cars.scores[0] - 204 / 255) < 1e-5
+
+
+def test_thresholds_and_the_cap(grid_onnx, layout):
+    image, boxes, _ = _scene()
+    assert len(vt.PersonDetector(grid_onnx(layout), color="rgb", score_threshold=0.7)(image).boxes) == 1
+    capped = vt.PersonDetector(grid_onnx(layout), color="rgb", max_persons=1)(image)
+    np.testing.assert_allclose(capped.boxes, boxes[:1], atol=1e-3)
+
+
+def test_an_image_without_persons_gives_empty_arrays(grid_onnx, layout):
+    found = vt.PersonDetector(grid_onnx(layout))(np.zeros((*INPUT, 3), np.uint8))
+    assert found.boxes.shape == (0, 4) and found.scores.shape == (0,) and found.boxes.dtype == np.float32
+
+
+def test_other_image_sizes_map_back_to_image_pixels(grid_onnx, layout):
+    """A scene painted in input px, shown inside a bigger image the detector must shrink: the boxes come back
+    in the bigger image's pixels (2x, minus the letterbox padding for YOLO; per-axis scales for DETR)."""
+    image, boxes, _ = _scene()
+    detector = vt.PersonDetector(grid_onnx(layout), color="rgb")
+    big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)  # 512 x 640: same aspect, nothing padded
+    # PIL's bilinear (DETR's resize) blurs over 2 px when it shrinks: the painted box sizes drift a little.
+    np.testing.assert_allclose(detector(big).boxes, boxes * 2, atol=4.0 if layout == "detr" else 1.0)
+
+
+def test_batches_equal_single_calls(grid_onnx):
+    image, _, _ = _scene()
+    detector = vt.PersonDetector(grid_onnx("yolo"), color="rgb", max_batch=2)
+    images = [image, np.zeros_like(image), image[::-1].copy()]
+    for batched, alone in zip(detector.batch(images), [detector(i) for i in images]):
+        np.testing.assert_array_equal(batched.boxes, alone.boxes)
+        np.testing.assert_array_equal(batched.scores, alone.scores)
+
+
+def test_stages_are_reported(grid_onnx):
+    names = []
+    detector = vt.PersonDetector(grid_onnx("detr"), on_stage=lambda n, s: names.append(n))
+    detector(np.zeros((64, 64, 3), np.uint8))
+    assert names == list(vt.detect.STAGES)
+
+
+@pytest.mark.parametrize("option, value", [("score_threshold", 1.5), ("iou_threshold", -0.1),
+                                           ("score_threshold", "high"), ("max_persons", 0)])
+def test_options_outside_their_range_are_refused(grid_onnx, option, value):
+    with pytest.raises(ConfigError, match=option):
+        vt.PersonDetector(grid_onnx("yolo"), **{option: value})
+
+
+def test_a_pose_model_is_not_a_detector(tmp_path, tiny_model):
+    from vitpose_trt.export import export_onnx
+
+    path = export_onnx(tiny_model, tmp_path / "pose.onnx")
+    with pytest.raises(ConfigError, match="pose model .* not a person detector"):
+        vt.PersonDetector(path)
+
+
+def test_a_foreign_onnx_of_no_accepted_layout_lists_the_layouts(tmp_path, tiny_model):
+    import torch
+
+    path = tmp_path / "pose-no-metadata.onnx"
+    with torch.no_grad():
+        torch.onnx.export(tiny_model, (torch.zeros(1, 3, 256, 192),), str(path), dynamo=False, opset_version=17,
+                          input_names=["images"], output_names=["heatmaps"])
+    with pytest.raises(EngineLoadError, match="fit no accepted detector layout.*YOLO raw.*YOLO end-to-end.*DETR"):
+        vt.PersonDetector(path)
+
+
+def test_no_person_class_and_no_classes_is_refused(tmp_path):
+    import torch
+
+    class ThreeClasses(torch.nn.Module):
+        def forward(self, images):
+            return torch.nn.functional.avg_pool2d(images, 32).flatten(2).repeat(1, 3, 1)[:, :7]  # (N, 4 + 3, A)
+
+    path = tmp_path / "three.onnx"
+    with torch.no_grad():
+        torch.onnx.export(ThreeClasses(), (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, opset_version=17,
+                          input_names=["images"], output_names=["output0"])
+    with pytest.raises(ConfigError, match="3 classes and none is named 'person'; pass classes="):
+        vt.PersonDetector(path)
+    assert vt.PersonDetector(path, classes=[1]).settings.classes == (1,)
+    with pytest.raises(ConfigError, match="class indices in 0..2"):
+        vt.PersonDetector(path, classes=[3])
+
+
+def test_ultralytics_class_names_are_read(tmp_path):
+    from detector_models import export_detector
+
+    names = {0: "forklift", 1: "worker", 2: "person"}
+    path = export_detector("yolo-end2end", tmp_path / "named.onnx", names=names)
+    detector = vt.PersonDetector(path)
+    assert detector.settings.class_names == ("forklift", "worker", "person") and detector.settings.classes == (2,)
+    assert detector.settings.source == "ultralytics"

@@ -1,0 +1,145 @@
+"""`PersonDetector`: image -> person boxes and scores, from a detector ONNX or engine, on the CPU or the GPU.
+
+Per call, as named stages (`STAGES`, observable through `on_stage`): validate -> fit (each image resized into
+the detector input; on the GPU one warp per image, with the upload) -> infer -> decode (score and class
+filter, NMS, the per-image cap, the copy of the kept boxes to the host) -> map (input px -> image px).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import NamedTuple
+
+import numpy as np
+
+from ..artifacts.detector_settings import DetectorSettings
+from ..artifacts.io import DYNAMIC, ModelIO
+from ..artifacts.metadata import DETECTOR_TASK
+from ..errors import ConfigError
+from ..runtime.backends import AUTO, open_backend
+from ..runtime.devices import array_module_for
+from ..runtime.stage_timing import OnStage, StageClock, StageTimed
+from ..validation import checked_image
+from .decode import candidates_from_outputs, image_detections
+from .fitting import fit_for
+from .inputs import detector_input_stage
+from .layouts import detector_settings_for, kept_classes
+
+#: The stages a call goes through, in order, as `on_stage` names them (fit..decode once per chunk).
+STAGES = ("validate", "fit", "infer", "decode", "map")
+
+
+class Detections(NamedTuple):
+    """One image's detections: boxes (N, 4) float32 xyxy image px, scores (N,) float32, highest first."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+class PersonDetector(StageTimed):
+    """Persons (or the `classes` asked for) in images, by a detector ONNX (ONNX Runtime) or engine (TensorRT).
+
+    model: `.onnx` / `.engine` path (or a loaded `Backend`). The output layout and preprocessing come from
+    the artifact's metadata (`vitpose-export --detector`), or are recognised from a foreign ONNX's outputs
+    (`detect.layouts`); layout= forces one. score_threshold / iou_threshold / max_persons: None = the
+    exporting tool's defaults (Ultralytics: 0.25 / 0.7 / 300; transformers' DETR: 0.5 / no NMS / 300).
+    classes: class indices to keep (default: the class named "person"). color: "bgr" or "rgb" images.
+    max_batch: most images per inference; threads: CPU threads. on_stage / sync_stages: as `PoseEstimator`'s.
+    """
+
+    def __init__(self, model, backend: str = AUTO, score_threshold: float | None = None,
+                 iou_threshold: float | None = None, max_persons: int | None = None, classes=None,
+                 layout: str | None = None, color: str = "bgr", max_batch: int | None = None,
+                 threads: int | None = None, on_stage: OnStage | None = None, sync_stages: bool = False):
+        for name, value in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold)):
+            _check_fraction(name, value)
+        if max_persons is not None and (isinstance(max_persons, bool) or not isinstance(max_persons, int)
+                                        or max_persons < 1):
+            raise ConfigError(f"max_persons must be a positive integer, got {max_persons!r}")
+        self._clock = StageClock(on_stage)
+        self.backend = open_backend(model, backend, max_batch=max_batch, threads=threads)
+        self.settings = _settings_of(self.backend, layout, classes)
+        self.score_threshold = self.settings.score_threshold if score_threshold is None else float(score_threshold)
+        self.iou_threshold = self.settings.iou_threshold if iou_threshold is None else float(iou_threshold)
+        self.max_persons = self.settings.max_detections if max_persons is None else max_persons
+        self.color = color
+        self._xp = array_module_for(self.backend.device)
+        self._input = self.backend.io.input(self.settings.input_name)
+        self._stage = detector_input_stage(self.backend.device, color, self.settings)
+        self._turns = nullcontext() if self.backend.thread_safe else threading.Lock()
+        self.sync_stages = sync_stages
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"PersonDetector({self.backend!r}, layout={s.layout}, classes={list(s.classes)}, "
+                f"score>{self.score_threshold}, iou={self.iou_threshold}, max={self.max_persons})")
+
+    def __call__(self, image) -> Detections:
+        """The persons in `image` (H, W, 3) uint8 in the detector's color order (numpy; CuPy on the GPU)."""
+        return self.batch([image])[0]
+
+    def batch(self, images: Sequence) -> list[Detections]:
+        """`Detections` of each image; up to `backend.max_batch` images share one inference."""
+        with self._clock("validate"):
+            images = [checked_image(image, self.backend.device) for image in images]
+        results = []
+        with self._turns:
+            for start in range(0, len(images), self.backend.max_batch):
+                results += self._chunk(images[start : start + self.backend.max_batch])
+        return results
+
+    def _chunk(self, images: list) -> list[Detections]:
+        s = self.settings
+        with self._clock("fit"):
+            fits = [fit_for(image.shape[:2], s.input_size, s.resize) for image in images]
+            inputs = self._stage.batch(len(images), self.backend.input_buffer(self._input.name))
+            for row, (image, fit) in enumerate(zip(images, fits)):
+                self._stage.write(image, fit, inputs, row)
+        with self._clock("infer"):
+            outputs = self.backend.run({self._input.name: inputs.astype(self._input.dtype, copy=False)})
+        with self._clock("decode"):
+            candidates = candidates_from_outputs(outputs, s, s.classes, self.score_threshold, self._xp)
+            found = image_detections(candidates, self.iou_threshold, self.max_persons, self._xp)
+        with self._clock("map"):
+            return [Detections(fit.image_boxes(d.boxes), d.scores) for fit, d in zip(fits, found)]
+
+
+def _settings_of(backend, layout: str | None, classes) -> DetectorSettings:
+    """The detector settings of a loaded backend: its metadata's, or recognised from its tensors."""
+    metadata = backend.metadata
+    if metadata is not None and metadata.task != DETECTOR_TASK:
+        raise ConfigError(f"this is a {metadata.task} model ({metadata.model}), not a person detector")
+    if metadata is None:
+        return detector_settings_for(concrete_io(backend), backend.props, layout=layout, classes=classes,
+                                     source=repr(backend))
+    settings = metadata.detector
+    if layout is not None and layout != settings.layout:
+        raise ConfigError(f"{metadata.model} was imported as a {settings.layout} detector; layout={layout!r} "
+                          "contradicts its metadata (re-import it with vitpose-export --detector --detector-layout)")
+    if classes is None:
+        return settings
+    kept = kept_classes(classes, settings.class_names, settings.num_classes, metadata.model)
+    return dataclasses.replace(settings, classes=kept)
+
+
+def concrete_io(backend) -> ModelIO:
+    """`backend.io` with the outputs' open dimensions filled in by one run on a zero image (exporters often
+    leave them symbolic; the layout is recognised from them)."""
+    io = backend.io
+    if all(d != DYNAMIC for t in io.outputs for d in t.item_shape):
+        return io
+    xp = array_module_for(backend.device)
+    feeds = {t.name: xp.zeros((1, *t.item_shape), dtype=t.dtype) for t in io.inputs}
+    outputs = backend.run(feeds)
+    return ModelIO(io.inputs, tuple(dataclasses.replace(t, shape=(DYNAMIC, *outputs[t.name].shape[1:]))
+                                    for t in io.outputs))
+
+
+def _check_fraction(name: str, value) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"{name} must be a number in 0..1, got {value!r}")
