@@ -20,7 +20,7 @@ from .errors import (
     VitPoseError,
 )
 from .apps.top_down import TopDown
-from .detect import Detections, PersonDetector
+from .detect.detector import Detections, PersonDetector
 from .keypoints import KEYPOINT_SETS, KeypointSet
 from .model.loading import load_model
 from .runtime import PoseEstimator, Poses

@@ -74,7 +74,9 @@ def test_stages_are_reported(grid_onnx):
     names = []
     detector = vt.PersonDetector(grid_onnx("detr"), on_stage=lambda n, s: names.append(n))
     detector(np.zeros((64, 64, 3), np.uint8))
-    assert names == list(vt.detect.STAGES)
+    from vitpose_trt.detect.detector import STAGES
+
+    assert names == list(STAGES)
 
 
 @pytest.mark.parametrize("option, value", [("score_threshold", 1.5), ("iou_threshold", -0.1),

@@ -145,6 +145,19 @@ class ModelIO:
                    tuple(TensorSpec.from_dict(t) for t in data["outputs"]))
 
 
+def io_of_onnxruntime_session(session) -> ModelIO:
+    """The inputs and outputs of an `onnxruntime.InferenceSession` (symbolic dimensions are `DYNAMIC`)."""
+    return ModelIO(tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_inputs()),
+                   tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_outputs()))
+
+
+def with_output_shapes(io: ModelIO, outputs: Mapping[str, object]) -> ModelIO:
+    """`io` with each output's item shape taken from `outputs` (name -> an array the model returned): the
+    concrete sizes of outputs an exporter left symbolic."""
+    shaped = tuple(TensorSpec(t.name, t.dtype, (DYNAMIC, *outputs[t.name].shape[BATCH_AXIS + 1:])) for t in io.outputs)
+    return ModelIO(io.inputs, shaped)
+
+
 def _named(tensors: tuple[TensorSpec, ...], name: str, what: str) -> TensorSpec:
     for tensor in tensors:
         if tensor.name == name:

@@ -8,6 +8,9 @@ on held-out scikit-image photos), then (unless --builder none) the engine <stem>
 weights per channel, activations quantized at run time, every other op fp32), the flavour ONNX Runtime
 runs fastest on CPUs (the default TensorRT int8 keeps unquantized ops in fp16, which ONNX Runtime's CPU
 provider runs slowly). It needs no calibration, and TensorRT cannot build it, so no engine is built.
+
+--detector DET.onnx imports a person detector instead (Ultralytics YOLO, transformers RT-DETR/D-FINE): DIR/<stem>.onnx
+with its metadata, DIR/<stem>-fp16.onnx with a report of matched boxes against the fp32 file, and its engine.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..export.pipeline import (
     needs_calibration,
 )
 from .common import add_verbose_flag, run_command
+from .export_detector import add_detector_arguments, checked_detector_arguments, export_detector_from
 
 #: --builder none stops after the ONNX stage.
 BUILDER_CHOICES = (*BUILDERS, "none")
@@ -81,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
                    help="TensorRT-RTX targets, comma separated, e.g. 8.6,8.9 (default: RTX's own set)")
     e.add_argument("--timing-cache", metavar="PATH", help="persistent timing cache file (TensorRT only)")
     e.add_argument("--force", action="store_true", help="rebuild the engine even if nothing changed")
+    add_detector_arguments(p)
     add_verbose_flag(p)
     return p
 
@@ -185,6 +190,8 @@ def _calibration_crops(args: argparse.Namespace, warp: str):
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.detector is not None:
+        return _export_detector(args)
     _checked_names(args)
     options = _build_options(args)
     _checked_calibration(args)
@@ -203,13 +210,35 @@ def _export(args: argparse.Namespace) -> int:
     result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
                               random_weights=args.weights is None, verbose=args.verbose, target=args.target)
     print(f"wrote {result.onnx} and {result.report_path}")
-    if options is not None:
-        from ..engine.build import engine_from_onnx
-
-        built = engine_from_onnx(result.onnx, options, Path(args.output))
-        done = "up to date (use --force to rebuild)" if built.skipped else f"built in {built.build_seconds:.1f} s"
-        print(f"engine {built.engine_path} {done}; metadata {built.sidecar_path}")
+    _build_engine(result.onnx, options, args.output)
     return 0
+
+
+def _export_detector(args: argparse.Namespace) -> int:
+    checked_detector_arguments(args)
+    if args.builder is None:
+        args.builder = "auto"
+    if args.builder not in BUILDER_CHOICES:
+        raise ConfigError(f"unknown builder {args.builder!r}; valid: {', '.join(BUILDER_CHOICES)}")
+    if args.calib_count is not None and (args.precision == "fp32" or args.calib_count < 1):
+        raise ConfigError("--calib-count: a positive number of photos for fp16's range analysis (fp32 uses none)")
+    options = _build_options(args)
+    _checked_builder(options)
+    _checked_output(args.output)
+    result = export_detector_from(args)
+    _build_engine(result.onnx, options, args.output)
+    return 0
+
+
+def _build_engine(onnx_path: Path, options, output: str) -> None:
+    """Build `onnx_path`'s engine into `output` unless `options` is None (--builder none)."""
+    if options is None:
+        return
+    from ..engine.build import engine_from_onnx
+
+    built = engine_from_onnx(onnx_path, options, Path(output))
+    done = "up to date (use --force to rebuild)" if built.skipped else f"built in {built.build_seconds:.1f} s"
+    print(f"engine {built.engine_path} {done}; metadata {built.sidecar_path}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

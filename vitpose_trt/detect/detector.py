@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..artifacts.detector_settings import DetectorSettings
-from ..artifacts.io import DYNAMIC, ModelIO
+from ..artifacts.io import DYNAMIC, ModelIO, with_output_shapes
 from ..artifacts.metadata import DETECTOR_TASK
 from ..errors import ConfigError
 from ..runtime.backends import AUTO, open_backend
@@ -132,10 +132,7 @@ def concrete_io(backend) -> ModelIO:
     if all(d != DYNAMIC for t in io.outputs for d in t.item_shape):
         return io
     xp = array_module_for(backend.device)
-    feeds = {t.name: xp.zeros((1, *t.item_shape), dtype=t.dtype) for t in io.inputs}
-    outputs = backend.run(feeds)
-    return ModelIO(io.inputs, tuple(dataclasses.replace(t, shape=(DYNAMIC, *outputs[t.name].shape[1:]))
-                                    for t in io.outputs))
+    return with_output_shapes(io, backend.run({t.name: xp.zeros((1, *t.item_shape), dtype=t.dtype) for t in io.inputs}))
 
 
 def _check_fraction(name: str, value) -> None:

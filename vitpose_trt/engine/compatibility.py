@@ -53,12 +53,12 @@ def rebuild_command(sidecar: EngineSidecar, library: str, device_cc: str | None 
                     output_dir: Path | None = None) -> str:
     """The `vitpose-export` command that rebuilds this engine with `library` (adding `device_cc` on RTX).
 
-    The checkpoint path is not recorded anywhere, so the command names it CHECKPOINT.
+    The checkpoint path is not recorded anywhere, so the command names it CHECKPOINT; a detector's by its
+    original file name.
     """
     options = sidecar.build_options
-    parts = ["vitpose-export", "--model", sidecar.artifact.model, *_dataset_arguments(sidecar),
-             "--weights", "CHECKPOINT", "--precision", sidecar.precision, "--builder", cli_builder_name(library),
-             "--batch", ":".join(map(str, sidecar.batch))]
+    parts = ["vitpose-export", *_source_arguments(sidecar), "--precision", sidecar.precision,
+             "--builder", cli_builder_name(library), "--batch", ":".join(map(str, sidecar.batch))]
     if library == TENSORRT_RTX:
         targets = list(options.compute_capabilities)
         if device_cc and targets and device_cc not in targets:
@@ -73,10 +73,13 @@ def rebuild_command(sidecar: EngineSidecar, library: str, device_cc: str | None 
     return " ".join(parts)
 
 
-def _dataset_arguments(sidecar: EngineSidecar) -> list[str]:
-    """`--dataset <keypoint set>` for a pose engine; nothing for other tasks."""
-    pose = sidecar.artifact.pose
-    return [] if pose is None else ["--dataset", pose.keypoint_set]
+def _source_arguments(sidecar: EngineSidecar) -> list[str]:
+    """What the export starts from: the detector's original ONNX (named after the imported one), or the pose
+    model and its keypoint set with the checkpoint, which no file records (CHECKPOINT)."""
+    artifact = sidecar.artifact
+    if artifact.pose is None:
+        return ["--detector", f"{artifact.model}.onnx"]
+    return ["--model", artifact.model, "--dataset", artifact.pose.keypoint_set, "--weights", "CHECKPOINT"]
 
 
 def _title(library: str) -> str:

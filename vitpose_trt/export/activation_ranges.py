@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from ..dependencies import import_optional
-from ..specs import INPUT_NAME
 
 #: ONNX Runtime session option: where a graph loaded from bytes finds its external data file.
 _EXTERNAL_FOLDER_OPTION = "session.model_external_initializers_file_folder_path"
@@ -22,7 +21,8 @@ _EXTERNAL_FOLDER_OPTION = "session.model_external_initializers_file_folder_path"
 def tensor_absmax(src: str | Path, crops: np.ndarray, progress: bool = True) -> dict[str, float]:
     """Max |value| of the input and of every floating-point node output of ONNX file `src` over `crops`.
 
-    crops: (N, 3, 256, 192) float32. Returns {tensor name: max |value|}. Runs on the CPU.
+    crops: (N, *input item shape) float32 inputs of the graph's one input (pose crops (N, 3, 256, 192), or a
+    detector's fitted images). Returns {tensor name: max |value|}. Runs on the CPU.
     """
     onnx = import_optional("onnx", "fp16 range analysis")
     ort = import_optional("onnxruntime", "fp16 range analysis")
@@ -39,10 +39,11 @@ def tensor_absmax(src: str | Path, crops: np.ndarray, progress: bool = True) -> 
     options.add_session_config_entry(_EXTERNAL_FOLDER_OPTION, str(Path(src).resolve().parent))
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
+    (graph_input,) = session.get_inputs()
     crops = np.ascontiguousarray(crops, dtype=np.float32)
-    absmax = {INPUT_NAME: float(np.abs(crops).max())}
-    for crop in tqdm(crops, desc="fp16 range analysis", unit="crop", disable=not progress):
-        for name, value in zip(names, session.run(None, {INPUT_NAME: crop[None]})):
+    absmax = {graph_input.name: float(np.abs(crops).max())}
+    for crop in tqdm(crops, desc="fp16 range analysis", unit="input", disable=not progress):
+        for name, value in zip(names, session.run(None, {graph_input.name: crop[None]})):
             if np.issubdtype(value.dtype, np.floating) and value.size:
                 absmax[name] = max(absmax.get(name, 0.0), float(np.abs(value).max()))
     return absmax

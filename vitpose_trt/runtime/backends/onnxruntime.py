@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...artifacts.io import ModelIO, TensorSpec
+from ...artifacts.io import io_of_onnxruntime_session
 from ...artifacts.onnx_metadata import metadata_from_props
 from ...dependencies import import_optional
 from ...errors import ConfigError, EngineLoadError
@@ -51,15 +51,6 @@ def _load_errors(ort) -> tuple[type[BaseException], ...]:
     return (RuntimeError, *(getattr(state, name) for name in names if hasattr(state, name)))
 
 
-def io_from_session(session, source: str) -> ModelIO:
-    """The session's inputs and outputs as a `ModelIO` (symbolic dimensions are `DYNAMIC`)."""
-    try:
-        return ModelIO(tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_inputs()),
-                       tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_outputs()))
-    except EngineLoadError as exc:
-        raise EngineLoadError(f"{source}: {exc}") from exc
-
-
 class OnnxRuntimeBackend(Backend):
     """An ONNX Runtime session of any ONNX file: numpy arrays in, numpy arrays out.
 
@@ -86,7 +77,10 @@ class OnnxRuntimeBackend(Backend):
         except _load_errors(ort) as exc:
             raise EngineLoadError(f"{path}: ONNX Runtime cannot load it (corrupt, truncated or missing its "
                                   f"external data file?): {exc}; re-export it with vitpose-export") from exc
-        self.io = io_from_session(self.session, str(path))
+        try:
+            self.io = io_of_onnxruntime_session(self.session)
+        except EngineLoadError as exc:
+            raise EngineLoadError(f"{path}: {exc}") from exc
         self.props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata = metadata_from_props(self.props, str(path))
         self.static_batch = self.io.fixed_batch
