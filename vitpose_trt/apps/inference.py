@@ -53,6 +53,19 @@ def whole_image_boxes(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
     return np.array([[0.0, 0.0, width, height]]), np.array([PERSON_CATEGORY], np.int64)
 
 
+def detector_boxes(detector) -> BoxesFor:
+    """boxes_for(frame) from a `PersonDetector`: its persons as COCO xywh + score rows, person category."""
+    from .detections import PERSON_CATEGORY
+
+    def boxes_for(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+        found = detector(frame.image)
+        rows = np.concatenate([found.boxes, found.scores[:, None]], axis=1).astype(np.float64)
+        rows[:, 2:4] -= rows[:, 0:2]
+        return rows, np.full(len(rows), PERSON_CATEGORY, np.int64)
+
+    return boxes_for
+
+
 def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_poses: OnPoses | None = None,
                        total: int | None = None, progress: bool = True) -> tuple[list[dict], RunSummary]:
     """Run `estimator` on every frame's boxes; return (COCO keypoint results, RunSummary).

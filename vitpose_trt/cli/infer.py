@@ -3,7 +3,9 @@
 Writes DIR/results.json in COCO keypoint-results format (image_id, category_id, keypoints [x, y, score]
 x K, score, bbox, file_name). Boxes come from --detections (COCO results format: entries matched to
 images by image_id, which is the number in COCO-style file names such as 000000397133.jpg or the frame
-index of a video, or by a file_name field); without detections every image gets one whole-image box.
+index of a video, or by a file_name field); or from --detector (a person detector ONNX or engine, e.g. an
+Ultralytics YOLO export or one imported by vitpose-export --detector; the results' scores then include the
+detector's box scores); with neither, every image gets one whole-image box.
 Image ids: COCO ids from COCO-style names, else the position in the sorted folder. --render also
 writes the images (DIR/<file name>) or the video (DIR/<stem>.mp4) with the skeletons drawn.
 """
@@ -35,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
                    "weights: only for trying the tool)")
     p.add_argument("input", metavar="INPUT", help="image file, folder of images or video file")
     p.add_argument("--detections", metavar="DETS.json", help="person boxes in COCO results format")
+    p.add_argument("--detector", metavar="DET", help="person detector: .onnx (ONNX Runtime) or .engine (TensorRT)")
+    p.add_argument("--detector-threshold", type=float, metavar="S",
+                   help="--detector: keep persons scoring above S (default: the detector's, e.g. 0.25 for YOLO)")
+    p.add_argument("--max-persons", type=int, metavar="N", help="--detector: at most N persons per image")
     p.add_argument("--category-id", default="1", metavar="ID",
                    help="use detections of this category (default 1, COCO person; 'all' keeps every one)")
     p.add_argument("--min-box-score", type=float, default=0.0, metavar="S",
@@ -62,6 +68,10 @@ def _category(text: str) -> int | None:
 
 
 def _checked_arguments(args: argparse.Namespace) -> None:
+    if args.detector is not None and args.detections is not None:
+        raise ConfigError("--detections and --detector both give boxes: choose one")
+    if args.detector is None and (args.detector_threshold is not None or args.max_persons is not None):
+        raise ConfigError("--detector-threshold and --max-persons need --detector")
     if not 0.0 <= args.score_threshold <= 1.0:
         raise ConfigError(f"--score-threshold {args.score_threshold} must be in 0..1")
     if args.threads is not None and args.threads < 1:
@@ -134,6 +144,13 @@ def _infer(args: argparse.Namespace) -> int:
 
     def boxes_for(frame):
         return whole_image_boxes(frame) if detections is None else detections.boxes_for(frame.image_id, frame.name)
+
+    if args.detector is not None:
+        from ..apps.inference import detector_boxes
+        from ..detect.detector import PersonDetector
+
+        boxes_for = detector_boxes(PersonDetector(args.detector, score_threshold=args.detector_threshold,
+                                                  max_persons=args.max_persons, threads=args.threads))
 
     with ExitStack() as stack:
         render = _Renderer(source, output, estimator.keypoints, args.score_threshold, stack) if args.render else None
