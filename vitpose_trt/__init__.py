@@ -4,6 +4,8 @@ Public API re-exports only; heavy libraries (torch, onnx, tensorrt, cupy) load w
 """
 
 from ._version import __version__
+from .apps.top_down import TopDown
+from .detect.detector import Detections, PersonDetector
 from .errors import (
     AccuracyError,
     CalibrationError,
@@ -19,8 +21,6 @@ from .errors import (
     UserError,
     VitPoseError,
 )
-from .apps.top_down import TopDown
-from .detect.detector import Detections, PersonDetector
 from .keypoints import KEYPOINT_SETS, KeypointSet
 from .model.loading import load_model
 from .runtime import PoseEstimator, Poses

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from detector_models import export_detector, paint_person
 
 import vitpose_trt as vt
-from detector_models import export_detector, paint_person
 from vitpose_trt.artifacts import metadata_from_onnx, sidecar_for_engine
 from vitpose_trt.cli.export import main as export_main
 from vitpose_trt.errors import ConfigError

@@ -7,8 +7,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from detector_models import paint_person
+
 from vitpose_trt.cli.infer import main as infer_main
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:no weights given:UserWarning")

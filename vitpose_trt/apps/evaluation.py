@@ -15,7 +15,12 @@ import numpy as np
 from ..dependencies import import_optional
 from ..errors import ConfigError, InputError
 from ..geometry import PIXEL_STD, boxes_xyxy, centers_scales_from_boxes
-from .coco_annotations import VALUES_PER_KEYPOINT, KeypointAnnotations, checked_keypoint_count, quietly
+from .coco_annotations import (
+    VALUES_PER_KEYPOINT,
+    KeypointAnnotations,
+    checked_keypoint_count,
+    quietly,
+)
 from .inference import RunSummary, results_for_frames
 from .oks import DEFAULT_OKS_NMS_THRESHOLD, kept_by_oks_nms
 

@@ -13,10 +13,21 @@ from .metadata import (
     TENSORRT_TARGET,
     ArtifactMetadata,
 )
-from .onnx_metadata import ONNX_METADATA_KEY, UnreadableOnnx, metadata_from_onnx, metadata_from_props, with_metadata
+from .onnx_metadata import (
+    ONNX_METADATA_KEY,
+    UnreadableOnnx,
+    metadata_from_onnx,
+    metadata_from_props,
+    with_metadata,
+)
 from .pose_settings import PoseSettings
 from .provenance import Provenance
-from .sidecar import ENGINE_SUFFIXES, EngineSidecar, sidecar_for_engine, sidecar_path_for
+from .sidecar import (
+    ENGINE_SUFFIXES,
+    EngineSidecar,
+    sidecar_for_engine,
+    sidecar_path_for,
+)
 
 __all__ = [
     "DETECTOR_TASK", "DYNAMIC", "ENGINE_SUFFIXES", "ONNXRUNTIME_CPU_TARGET", "ONNX_METADATA_KEY", "POSE_TASK",

@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", action="store_true", help="time image + boxes -> keypoints, stage by stage")
     p.add_argument("--persons", help=f"comma-separated persons per frame, pipeline mode (default {DEFAULT_BATCHES})")
     p.add_argument("--image", help="pipeline mode: image file (default: scikit-image's astronaut photo)")
+    p.add_argument("--detector", metavar="DET", help="pipeline mode: also run this person detector (.onnx or "
+                   ".engine) on every frame; stages detect_* in the report (poses still run on --persons boxes)")
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--markdown", help="write the report as Markdown here")
     p.add_argument("--plot", help="write a PNG plot of throughput vs batch here")
@@ -145,6 +147,10 @@ def _bench(args: argparse.Namespace) -> int:
     plan = benchmark_plan(sources, _names(args.backend, "--backend"), _names(args.precision, "--precision"), batches)
     for skip in plan.skipped:
         print(f"skipped: {skip['model']} / {skip['backend']} / {skip['precision']}: {skip['reason']}", file=sys.stderr)
+    if args.detector is not None and not args.pipeline:
+        raise ConfigError("--detector times detection + pose: it needs --pipeline")
+    if args.detector is not None and not Path(args.detector).is_file():
+        raise ConfigError(f"--detector {args.detector}: no such file")
     run_one = _pipeline_runner(args) if args.pipeline else None
     extra = {"run_one": run_one} if run_one else {}
     report = benchmark_report(plan, warmup=warmup, iters=iters, threads=threads, cache=cache_dir(args.cache_dir),
@@ -161,7 +167,7 @@ def _pipeline_runner(args: argparse.Namespace):
     from ..bench.pipeline import image_for_pipeline, run_pipeline_case
 
     image, color, label = image_for_pipeline(args.image)
-    return partial(run_pipeline_case, image=image, color=color, image_label=label)
+    return partial(run_pipeline_case, image=image, color=color, image_label=label, detector=args.detector)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,11 @@ from ..export.pipeline import (
     needs_calibration,
 )
 from .common import add_verbose_flag, run_command
-from .export_detector import add_detector_arguments, checked_detector_arguments, export_detector_from
+from .export_detector import (
+    add_detector_arguments,
+    checked_detector_arguments,
+    export_detector_from,
+)
 
 #: --builder none stops after the ONNX stage.
 BUILDER_CHOICES = (*BUILDERS, "none")
@@ -178,7 +182,11 @@ def _checked_builder(options) -> None:
 
 
 def _calibration_crops(args: argparse.Namespace, warp: str):
-    from ..export.calibration import SAMPLE_CALIBRATION_IMAGES, folder_crops, sample_crops
+    from ..export.calibration import (
+        SAMPLE_CALIBRATION_IMAGES,
+        folder_crops,
+        sample_crops,
+    )
 
     if args.calib_images is not None:
         crops = folder_crops(args.calib_images, args.calib_count, warp, args.calib_annotations)

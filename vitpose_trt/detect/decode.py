@@ -63,12 +63,14 @@ def candidates_from_outputs(outputs: dict, settings: DetectorSettings, classes, 
 
 
 def _yolo(predictions, wanted, score_threshold: float, xp) -> Candidates:
-    rows = predictions.astype(xp.float32).transpose(0, 2, 1)  # (B, A, 4 + C)
-    class_scores = rows[..., 4:]
-    scores, labels = class_scores.max(axis=-1), class_scores.argmax(axis=-1)
+    rows = predictions.astype(xp.float32, copy=False)  # (B, 4 + C, A): reduced in place, never transposed
+    class_scores = rows[:, 4:]
+    scores, labels = class_scores.max(axis=1), class_scores.argmax(axis=1)
     valid = (scores > score_threshold) & xp.isin(labels, wanted)
-    top = ranking(xp.where(valid, scores, -xp.inf), xp)[:, :MAX_NMS_CANDIDATES]
-    boxes = _corners(xp.take_along_axis(rows[..., :4], top[:, :, None], axis=1), xp)
+    # NMS compares every pair: keep only as many ranked candidates as the fullest image has (one small sync).
+    count = min(int(valid.sum(axis=1).max()), MAX_NMS_CANDIDATES) if valid.size else 0
+    top = ranking(xp.where(valid, scores, -xp.inf), xp)[:, :count]
+    boxes = _corners(xp.take_along_axis(rows[:, :4], top[:, None, :], axis=2).transpose(0, 2, 1), xp)
     pick = lambda values: xp.take_along_axis(values, top, axis=1)  # noqa: E731
     return Candidates(boxes, pick(scores), pick(labels), pick(valid))
 

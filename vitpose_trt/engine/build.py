@@ -19,14 +19,25 @@ from ..artifacts.build_options import BuildOptions
 from ..artifacts.io import ModelIO
 from ..artifacts.metadata import ArtifactMetadata
 from ..artifacts.onnx_metadata import UnreadableOnnx
-from ..artifacts.sidecar import ENGINE_SUFFIX, EngineSidecar, sidecar_for_engine, sidecar_path_for
+from ..artifacts.sidecar import (
+    ENGINE_SUFFIX,
+    EngineSidecar,
+    sidecar_for_engine,
+    sidecar_path_for,
+)
 from ..atomic_files import write_bytes_atomically
 from ..errors import ConfigError, EngineBuildError, EngineLoadError
 from ..gpus import CURRENT_CC, current_gpu
 from .builder_log import build_logger
 from .config import config_for_build, save_timing_cache, timing_cache_path
 from .files import build_lock, sha256_of_bytes, sha256_of_files, writable_directory
-from .library import builder_library, is_rtx, library_name, library_version, parsed_version
+from .library import (
+    builder_library,
+    is_rtx,
+    library_name,
+    library_version,
+    parsed_version,
+)
 from .network import ParsedNetwork, network_from_onnx
 from .plan import serialized_engine
 from .progress import progress_monitor

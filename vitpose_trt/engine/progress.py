@@ -20,7 +20,9 @@ def progress_monitor(trt: ModuleType, show: bool = True):
     """Return an IProgressMonitor of library `trt`; `show=False` keeps cancellation but draws nothing."""
     tqdm = None
     if show:
-        from tqdm.auto import tqdm  # tqdm is a core dependency; imported here to keep imports light
+        from tqdm.auto import (
+            tqdm,  # tqdm is a core dependency; imported here to keep imports light
+        )
 
     class BuildProgress(trt.IProgressMonitor):
         def __init__(self) -> None:

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, ArtifactMetadata
-from ..artifacts.onnx_metadata import ONNX_METADATA_KEY, metadata_from_props, onnx_graph, props_of
+from ..artifacts.onnx_metadata import (
+    ONNX_METADATA_KEY,
+    metadata_from_props,
+    onnx_graph,
+    props_of,
+)
 from ..errors import ConfigError, EngineLoadError
 from .files import sha256_of_files
 

@@ -15,7 +15,11 @@ from pathlib import Path
 from ..artifacts.metadata import ArtifactMetadata
 from ..errors import ConfigError
 from .calibration import SAMPLE_CALIBRATION_IMAGES
-from .detector_accuracy import DetectorAccuracyReport, detector_report, fitted_sample_images
+from .detector_accuracy import (
+    DetectorAccuracyReport,
+    detector_report,
+    fitted_sample_images,
+)
 from .detector_import import imported_detector
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
 from .fp16 import DEFAULT_FP16_CALIB_COUNT, fp16_onnx_from_fp32

@@ -15,7 +15,12 @@ import numpy as np
 
 from ..artifacts.io import io_of_onnxruntime_session, with_output_shapes
 from ..artifacts.metadata import DETECTOR_TASK, ArtifactMetadata
-from ..artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_props, props_of, with_metadata
+from ..artifacts.onnx_metadata import (
+    ONNX_SUFFIX,
+    metadata_from_props,
+    props_of,
+    with_metadata,
+)
 from ..artifacts.provenance import Provenance
 from ..dependencies import import_optional
 from ..detect.layouts import detector_settings_for

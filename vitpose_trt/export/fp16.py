@@ -21,7 +21,12 @@ from ..artifacts.onnx_metadata import with_metadata
 from ..dependencies import import_optional
 from ..errors import ExportError
 from .activation_ranges import nodes_out_of_range, tensor_absmax
-from .files import EXTERNAL_DATA_THRESHOLD_BYTES, converted_metadata, save_onnx_atomic, source_metadata
+from .files import (
+    EXTERNAL_DATA_THRESHOLD_BYTES,
+    converted_metadata,
+    save_onnx_atomic,
+    source_metadata,
+)
 from .recipes import FP16_CONVERTER
 
 #: ModelOpt's ONNX loggers (AutoCast's has its own level).

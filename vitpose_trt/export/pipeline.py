@@ -32,7 +32,13 @@ from .accuracy import (
     heatmaps_from_onnx,
     heatmaps_from_torch,
 )
-from .calibration import DEFAULT_CALIB_COUNT, HELD_OUT_IMAGES, SAMPLE_CALIBRATION_IMAGES, held_out_crops, sample_crops
+from .calibration import (
+    DEFAULT_CALIB_COUNT,
+    HELD_OUT_IMAGES,
+    SAMPLE_CALIBRATION_IMAGES,
+    held_out_crops,
+    sample_crops,
+)
 from .cpu_quantization import CPU_TARGET, cpu_int8_onnx_from_fp32
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
 from .fp16 import DEFAULT_FP16_CALIB_COUNT, fp16_onnx_from_fp32

@@ -11,7 +11,12 @@ import re
 from dataclasses import dataclass
 
 from ..errors import CheckpointError, ConfigError
-from ..keypoints import KEYPOINT_SETS, KeypointSet, keypoint_set_by_count, keypoint_set_by_name
+from ..keypoints import (
+    KEYPOINT_SETS,
+    KeypointSet,
+    keypoint_set_by_count,
+    keypoint_set_by_name,
+)
 from ..specs import MODELS, ModelSpec
 
 PATCH_WEIGHT = "backbone.patch_embed.proj.weight"

@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..preprocess import checked_color, normalisation_table, normalised_crops, warped_pixels
+from ..preprocess import (
+    checked_color,
+    normalisation_table,
+    normalised_crops,
+    warped_pixels,
+)
 from ..specs import INPUT_HEIGHT, INPUT_WIDTH, PIXEL_MEAN_RGB, PIXEL_STD_RGB
 
 _CHANNELS = 3

@@ -17,7 +17,13 @@ from ...artifacts.io import io_of_onnxruntime_session
 from ...artifacts.onnx_metadata import metadata_from_props
 from ...dependencies import import_optional
 from ...errors import ConfigError, EngineLoadError
-from .base import DEFAULT_MAX_BATCH, Backend, checked_max_batch, checked_threads, refused_io
+from .base import (
+    DEFAULT_MAX_BATCH,
+    Backend,
+    checked_max_batch,
+    checked_threads,
+    refused_io,
+)
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
