@@ -14,6 +14,12 @@ from vitpose_trt.cli.eval import main
 METRIC_KEYS = ("AP", "AP50", "AP75", "AR")
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Each test in its own folder: the prediction files go to ./out by default."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _clean_xywh(box):
     """The official clean box of a box lying inside its image: both sides one pixel shorter."""
     x, y, w, h = box

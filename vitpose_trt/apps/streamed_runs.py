@@ -67,6 +67,8 @@ class StreamedRun:
         self.done_names = frozenset(r["file_name"] for r in self.done)
         self.stream = ResultsStream(stream, identity, resume=resume)
         self.stopped_by: str | None = None
+        #: What the last `save` wrote (None before it).
+        self.results: list | None = None
 
     def write(self, record: dict) -> None:
         """Append one frame's record (an `on_frame` callback's third argument) to the stream."""
@@ -105,6 +107,6 @@ class StreamedRun:
 
     def save(self, results: str | Path, results_from: Callable[[list[dict]], list[dict]] = coco_results) -> list:
         """Write `results_from(records)` to `results` (JSON, atomically) and return it."""
-        converted = results_from(self.records())
-        write_text_atomically(results, json.dumps(converted))
-        return converted
+        self.results = results_from(self.records())
+        write_text_atomically(results, json.dumps(self.results))
+        return self.results
