@@ -190,12 +190,18 @@ def _infer(args: argparse.Namespace) -> int:
                               total=max(0, len(source) - len(run.done)) or None)
 
         summary = run.execute(loop, output / RESULTS_FILE)
-    if detections is not None and len(detections) and summary is not None and summary.frames and not summary.poses:
+    if summary is not None:
+        _print_notes(args, summary, detections, render)
+    return _closing_report(args, source, run, summary, skipped)
+
+
+def _print_notes(args: argparse.Namespace, summary, detections, render) -> None:
+    """Hints about a run that worked but may not have done what was meant."""
+    if detections is not None and len(detections) and summary.frames and not summary.poses:
         print(f"warning: none of the {len(detections)} detections matched a frame (by image_id or file_name)")
-    if render is not None and summary is not None and summary.poses and not render.drawn_keypoints:
+    if render is not None and summary.poses and not render.drawn_keypoints:
         print(f"note: no keypoint scored above --score-threshold {args.score_threshold}, so only the boxes are "
               "drawn (random weights? give real ones, e.g. a Hub id such as usyd-community/vitpose-base-simple)")
-    return _closing_report(args, source, run, summary, skipped)
 
 
 def _resume_note(run, source) -> str:
