@@ -21,7 +21,7 @@ from vitpose_trt.apps.results_stream import (
     frame_record,
     frames_from_stream,
     poses_from_record,
-    resumable_frames,
+    resumable_file_names,
     run_file,
 )
 from vitpose_trt.errors import ConfigError, InputError
@@ -83,8 +83,7 @@ def test_a_line_cut_by_a_crash_is_ignored_then_cut_off_by_a_resumed_writer(tmp_p
     whole = path.read_bytes()
     path.write_bytes(whole + json.dumps(_record(2)).encode()[:40])  # the crash: half a line, no newline
     assert [r["frame"] for r in frames_from_stream(path)] == [0, 1]
-    done = resumable_frames(path, IDENTITY)
-    assert [r["frame"] for r in done] == [0, 1]
+    assert resumable_file_names(path, IDENTITY) == ["000.jpg", "001.jpg"]
     with ResultsStream(path, IDENTITY, resume=True) as stream:
         stream.write(_record(2))
     assert [r["frame"] for r in frames_from_stream(path)] == [0, 1, 2]
@@ -106,14 +105,14 @@ def test_a_new_run_replaces_the_stream_and_a_damaged_line_is_an_error(tmp_path):
 
 def test_resume_refuses_a_stream_of_another_run(tmp_path):
     path = tmp_path / "results.jsonl"
-    assert resumable_frames(path, IDENTITY) == []  # nothing to resume: start from the beginning
+    assert resumable_file_names(path, IDENTITY) == []  # nothing to resume: start from the beginning
     with ResultsStream(path, IDENTITY) as stream:
         stream.write(_record(0))
     with pytest.raises(ConfigError, match="belongs to another run \\(model '/models/a.onnx' there, 'other' now\\)"):
-        resumable_frames(path, {**IDENTITY, "model": "other"})
+        resumable_file_names(path, {**IDENTITY, "model": "other"})
     run_file(path).unlink()
     with pytest.raises(ConfigError, match="unknown which run wrote"):
-        resumable_frames(path, IDENTITY)
+        resumable_file_names(path, IDENTITY)
 
 
 def test_first_signal_asks_to_stop_second_interrupts_and_handlers_come_back():

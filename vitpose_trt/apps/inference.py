@@ -1,4 +1,5 @@
-"""A `PoseEstimator` run over many frames: boxes per frame in, COCO keypoint results and timing out.
+"""A `PoseEstimator` run over many frames: boxes per frame in; per frame a `results_stream` record (for
+the stream a long run writes as it goes), or COCO keypoint results in memory; timing out.
 
 Shared by `vitpose-infer` (media files) and `vitpose-eval` (a COCO annotation file's images); the
 pre/post-processing itself is the estimator's.

@@ -120,9 +120,10 @@ def _complete_length(path: Path) -> int:
     return 0
 
 
-def resumable_frames(stream: str | Path, identity: dict) -> list[dict]:
-    """The records already in `stream` when it was written by a run with this `identity` ([] when there
-    is no stream); `ConfigError` naming the differences when it belongs to another run."""
+def resumable_file_names(stream: str | Path, identity: dict) -> list[str]:
+    """The file names (`Frame.name`) of the frames already in `stream` when it was written by a run with
+    this `identity` ([] when there is no stream); `ConfigError` naming the differences when it belongs to
+    another run. Only the names are kept: a stream of a night-long video need not fit in memory twice."""
     stream = Path(stream)
     if not stream.exists():
         return []
@@ -138,7 +139,7 @@ def resumable_frames(stream: str | Path, identity: dict) -> list[dict]:
     if differences:
         raise ConfigError(f"--resume: {stream} belongs to another run ({'; '.join(differences)}); use another "
                           "--output folder, or drop --resume to start over")
-    return list(frames_from_stream(stream))
+    return [record["file_name"] for record in frames_from_stream(stream)]
 
 
 class ResultsStream:

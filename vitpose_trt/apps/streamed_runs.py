@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..atomic_files import write_text_atomically
 from ..errors import InputError
 from .interruption import StopRequest
-from .results_stream import ResultsStream, coco_results, frames_from_stream, resumable_frames
+from .results_stream import ResultsStream, coco_results, frames_from_stream, resumable_file_names
 
 #: Skipped inputs named in a closing summary; the rest are counted (each had its warning line).
 MAX_LISTED_SKIPS = 10
@@ -57,14 +57,14 @@ class SkippedInputs:
 class StreamedRun:
     """One run's results stream (`ResultsStream` at `stream`, sidecar identity `identity`).
 
-    resume=True takes over the frames an earlier run with the same identity wrote (`done`, their names
-    in `done_names`) and appends; otherwise the stream starts over. `stopped_by` names what stopped the
+    resume=True takes over the frames an earlier run with the same identity wrote (`done_names`,
+    `done_count`) and appends; otherwise the stream starts over. `stopped_by` names what stopped the
     run early ("SIGINT", "SIGTERM", IMMEDIATE_STOP) after `execute`, None when it ran to the end.
     """
 
     def __init__(self, stream: str | Path, identity: dict, resume: bool = False):
-        self.done = resumable_frames(stream, identity) if resume else []
-        self.done_names = frozenset(r["file_name"] for r in self.done)
+        names = resumable_file_names(stream, identity) if resume else []
+        self.done_names, self.done_count = frozenset(names), len(names)
         self.stream = ResultsStream(stream, identity, resume=resume)
         self.stopped_by: str | None = None
         #: What the last `save` wrote (None before it).
@@ -77,11 +77,15 @@ class StreamedRun:
     @property
     def frames_done(self) -> int:
         """Frames in the stream: those of earlier runs plus those written now."""
-        return len(self.done) + self.stream.written
+        return self.done_count + self.stream.written
 
     def records(self) -> list[dict]:
         """Every record of the stream (earlier runs' and this one's), in file order."""
-        return list(frames_from_stream(self.stream.path))
+        return list(self.iter_records())
+
+    def iter_records(self) -> Iterator[dict]:
+        """The stream's records one at a time, in file order (e.g. to draw the frames done before again)."""
+        return frames_from_stream(self.stream.path)
 
     def execute(self, loop: Callable[[StopRequest], object], results: str | Path,
                 results_from: Callable[[list[dict]], list[dict]] = coco_results):

@@ -20,9 +20,10 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}    done: every input was processed
   {EXIT_FAILURE}    failure (a model, engine or library error)
-  {EXIT_USER_ERROR}    user error (arguments, missing or unusable files); nothing more was processed
+  {EXIT_USER_ERROR}    user error (arguments, missing or unusable files; with --strict, an unreadable input)
   {EXIT_SKIPPED}    finished, but some inputs could not be read and were skipped (listed at the end)
-  {EXIT_INTERRUPTED}  stopped by Ctrl-C or SIGTERM; the results so far are written (--resume continues)"""
+  {EXIT_INTERRUPTED}  stopped by Ctrl-C or SIGTERM; the results so far are written
+       (vitpose-infer / vitpose-eval: --resume continues the run)"""
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:

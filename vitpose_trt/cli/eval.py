@@ -113,7 +113,7 @@ def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace
     output = Path(args.output)
     run = StreamedRun(output / f"{stem}.jsonl", _run_identity(args, model), args.resume)
     if args.resume:
-        print(f"--resume: {len(run.done)} of {len(annotations)} images of {model} already done in {run.stream.path}")
+        print(f"--resume: {run.done_count} of {len(annotations)} images of {model} already done in {run.stream.path}")
     skipped = SkippedInputs(strict=args.strict)
     sigmas = sigmas_for(estimator.keypoints)
     boxes_for = boxes_for_evaluation(annotations, detections)
@@ -121,7 +121,7 @@ def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace
     def loop(stop):
         frames = annotations.frames(run.done_names, skipped)
         return run_frames(estimator, frames, boxes_for, lambda frame, poses, record: run.write(record), stop=stop,
-                          total=max(0, len(annotations) - len(run.done)) or None)
+                          total=max(0, len(annotations) - run.done_count) or None)
 
     summary = run.execute(loop, output / f"{stem}.json", lambda records: nms_results(records, sigmas, args.oks_nms))
     if run.stopped_by is not None:

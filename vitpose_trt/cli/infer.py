@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 import sys
 from pathlib import Path
@@ -126,17 +126,19 @@ class _Renderer:
             self.video = self.stack.enter_context(VideoOutput(target, self.source.fps, (width, height)))
         self.video.write(drawn)
 
-    def replay(self, records: list[dict]) -> None:
+    def replay(self, records: Iterable[dict]) -> None:
         """Draw again the video frames a stopped run did, from their poses in the stream (no estimation),
-        so the video a resumed run writes is whole. `records` cover frames 0..len-1 (a video's frames run
-        in order)."""
+        so the video a resumed run writes is whole. `records` are frames 0, 1, ... in order (a video's
+        stream is written in frame order), read alongside the video's frames."""
         from ..apps.results_stream import poses_from_record
 
-        by_index = {r["frame"]: r for r in records}
-        for frame in self.source.frames() if by_index else ():
-            if frame.index not in by_index:
+        frames = None
+        for record in records:
+            frames = frames or self.source.frames()
+            frame = next(frames, None)
+            if frame is None or frame.index != record["frame"]:
                 return
-            self(frame, poses_from_record(by_index[frame.index], self.keypoints.num_keypoints))
+            self(frame, poses_from_record(record, self.keypoints.num_keypoints))
 
 
 def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
@@ -184,10 +186,10 @@ def _infer(args: argparse.Namespace) -> int:
 
         def loop(stop):
             if render is not None and source.is_video:
-                render.replay(run.done)
+                render.replay(run.iter_records())
             frames = source.frames(run.done_names, skipped)
             return run_frames(estimator, frames, boxes_for, on_frame, stop=stop,
-                              total=max(0, len(source) - len(run.done)) or None)
+                              total=max(0, len(source) - run.done_count) or None)
 
         summary = run.execute(loop, output / RESULTS_FILE)
     if summary is not None:
@@ -206,9 +208,9 @@ def _print_notes(args: argparse.Namespace, summary, detections, render) -> None:
 
 def _resume_note(run, source) -> str:
     unit = "frames" if source.is_video else "images"
-    if not run.done:
+    if not run.done_count:
         return f"--resume: nothing done yet in {run.stream.path}; starting from the beginning"
-    return f"--resume: {len(run.done)} of {len(source)} {unit} already done in {run.stream.path}; continuing"
+    return f"--resume: {run.done_count} of {len(source)} {unit} already done in {run.stream.path}; continuing"
 
 
 def _closing_report(args: argparse.Namespace, source, run, summary, skipped) -> int:
