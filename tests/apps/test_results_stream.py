@@ -163,3 +163,30 @@ def test_unreadable_image_files_say_why(tmp_path, astronaut_bgr):
         assert isinstance(caught.value, InputError) and str(caught.value).startswith(str(tmp_path / name))
     (tmp_path / "whole.jpg").write_bytes(jpeg)
     assert image_from_file(tmp_path / "whole.jpg").shape == astronaut_bgr.shape
+
+
+def test_a_streamed_run_keeps_its_results_file_in_step_with_its_stream(tmp_path):
+    """A fresh stream removes the results file of the stream it replaces at its first line (a run killed
+    from then on leaves no stale results beside it); an error still writes the results so far."""
+    from vitpose_trt.apps.streamed_runs import StreamedRun
+
+    stream, results = tmp_path / "results.jsonl", tmp_path / "results.json"
+    results.write_text('[{"from": "an older run"}]')
+    run = StreamedRun(stream, IDENTITY)
+
+    def first(stop):
+        run.write(_record(0))
+        assert not results.exists()
+
+    run.execute(first, results)
+    assert [r["file_name"] for r in json.loads(results.read_text())] == ["000.jpg"] and run.stopped_by is None
+    resumed = StreamedRun(stream, IDENTITY, resume=True)
+
+    def crashing(stop):
+        resumed.write(_record(1))
+        assert results.exists()  # resuming: the results file still matches the stream's first part
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        resumed.execute(crashing, results)
+    assert [r["file_name"] for r in json.loads(results.read_text())] == ["000.jpg", "001.jpg"]

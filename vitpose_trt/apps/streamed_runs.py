@@ -69,9 +69,14 @@ class StreamedRun:
         self.stopped_by: str | None = None
         #: What the last `save` wrote (None before it).
         self.results: list | None = None
+        self._results_file: str | Path | None = None
 
     def write(self, record: dict) -> None:
-        """Append one frame's record (an `on_frame` callback's third argument) to the stream."""
+        """Append one frame's record (an `on_frame` callback's third argument) to the stream. The first
+        record of a fresh stream also removes the results file made from the stream it replaces, so a
+        results file never describes another stream than the one beside it."""
+        if not self.stream.started and not self.done_count and self._results_file is not None:
+            Path(self._results_file).unlink(missing_ok=True)
         self.stream.write(record)
 
     @property
@@ -92,6 +97,7 @@ class StreamedRun:
         """Return `loop(stop)`'s value (None when a second Ctrl-C broke it off), having written
         `results_from(records)` as JSON to `results` atomically: at the end, after a stop, and before
         an error propagates (whenever the stream holds anything, or the loop finished)."""
+        self._results_file = results
         with StopRequest() as stop:
             try:
                 value = loop(stop)
