@@ -8,11 +8,18 @@ import numpy as np
 import pytest
 
 from vitpose_trt.apps.detections import ANY_CATEGORY, Detections
-from vitpose_trt.errors import ConfigError, InputError
 from vitpose_trt.apps.evaluation import sigmas_for
-from vitpose_trt.keypoints import COCO, KEYPOINT_SETS, WHOLEBODY
 from vitpose_trt.apps.oks import kept_by_oks_nms, oks_to_many
-from vitpose_trt.apps.render import CENTRE_BGR, LEFT_BGR, PIXELS_PER_LINE_WIDTH, RIGHT_BGR, drawn_poses, side_colors
+from vitpose_trt.apps.render import (
+    CENTRE_BGR,
+    LEFT_BGR,
+    PIXELS_PER_LINE_WIDTH,
+    RIGHT_BGR,
+    drawn_poses,
+    side_colors,
+)
+from vitpose_trt.errors import ConfigError, InputError
+from vitpose_trt.keypoints import COCO, KEYPOINT_SETS, WHOLEBODY
 from vitpose_trt.runtime import Poses
 
 

@@ -7,11 +7,23 @@ import json
 
 import numpy as np
 import pytest
-from apps_data import BOXES, PHOTOS, annotation_file, box_centre_keypoints, coco_file_name
+from apps_data import (
+    BOXES,
+    PHOTOS,
+    annotation_file,
+    box_centre_keypoints,
+    coco_file_name,
+)
 
 from vitpose_trt.cli.eval import main
 
 METRIC_KEYS = ("AP", "AP50", "AP75", "AR")
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Each test in its own folder: the prediction files go to ./out by default."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _clean_xywh(box):

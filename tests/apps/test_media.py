@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from apps_data import PHOTOS, VIDEO_FRAMES, VIDEO_SIZE
 
+from vitpose_trt.apps.media import (
+    MediaSource,
+    VideoOutput,
+    image_id_from_file_name,
+    image_ids_for,
+    write_image,
+)
 from vitpose_trt.errors import InputError
-from vitpose_trt.apps.media import MediaSource, VideoOutput, image_id_from_file_name, image_ids_for, write_image
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -45,16 +51,21 @@ def test_video_source_counts_and_yields_every_frame(short_video):
     assert frames[0].name == "walk/0"
 
 
-def test_video_output_appears_only_when_complete(tmp_path):
+def test_video_output_appears_when_complete_or_interrupted_never_after_an_error(tmp_path):
     frame = np.full((48, 64, 3), 128, np.uint8)
     with pytest.raises(RuntimeError), VideoOutput(tmp_path / "a.mp4", 5.0, (64, 48)) as video:
         video.write(frame)
-        raise RuntimeError("interrupted")
+        raise RuntimeError("failed")
     assert list(tmp_path.iterdir()) == []
     with VideoOutput(tmp_path / "b.mp4", 5.0, (64, 48)) as video:
         for _ in range(3):
             video.write(frame)
     assert [p.name for p in tmp_path.iterdir()] == ["b.mp4"] and len(MediaSource(tmp_path / "b.mp4")) == 3
+    with pytest.raises(KeyboardInterrupt), VideoOutput(tmp_path / "c.mp4", 5.0, (64, 48)) as video:
+        video.write(frame)
+        video.write(frame)
+        raise KeyboardInterrupt  # Ctrl-C: the frames so far, in a file that plays
+    assert len(list(MediaSource(tmp_path / "c.mp4"))) == video.frames_written == 2
 
 
 def test_unusable_inputs_raise_input_error(tmp_path):

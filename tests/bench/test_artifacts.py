@@ -6,7 +6,11 @@ import dataclasses
 
 import onnx
 
-from vitpose_trt.artifacts import ONNXRUNTIME_CPU_TARGET, metadata_from_onnx, with_metadata
+from vitpose_trt.artifacts import (
+    ONNXRUNTIME_CPU_TARGET,
+    metadata_from_onnx,
+    with_metadata,
+)
 from vitpose_trt.bench.artifacts import onnx_for
 from vitpose_trt.bench.sources import model_source
 from vitpose_trt.export.cpu_quantization import QUANTIZER

@@ -63,3 +63,39 @@ def test_small_bench_run_through_the_cli(tmp_path, bench_cache):
     assert len(table) == len(md) == 4
     assert (out / "r.png").read_bytes()[:4] == b"\x89PNG"
     assert "vitpose-bench" in done.stderr  # the progress bar
+
+
+def test_ctrl_c_mid_case_writes_the_report_of_the_finished_cases(tmp_path, bench_cache, monkeypatch, capsys):
+    """Ctrl-C during the second case (raised from inside its timing loop, as the signal would): that case
+    is dropped, the first case's result is reported in every file asked for, and the exit code is 130."""
+    import vitpose_trt.cli.bench as cli
+
+    real_runner = cli._pipeline_runner
+
+    def runner_interrupted_in_the_second_case(args):
+        run_one, started = real_runner(args), []
+
+        def run(case, *, on_step, **options):
+            started.append(case)
+
+            def step():
+                if len(started) == 2:
+                    raise KeyboardInterrupt
+                on_step()
+
+            return run_one(case, on_step=step, **options)
+
+        return run
+
+    monkeypatch.setattr(cli, "_pipeline_runner", runner_interrupted_in_the_second_case)
+    out = tmp_path / "results"
+    code = cli.main(["--pipeline", "--model", "vitpose-tiny", "--backend", "onnxruntime", "--persons", "1,2,3",
+                     "--iters", "2", "--warmup", "1", "--threads", "1", "--cache-dir", str(bench_cache),
+                     "--json", str(out / "r.json"), "--markdown", str(out / "r.md")])
+    assert code == 130
+    report = json.loads((out / "r.json").read_text())
+    assert report_schema_errors(report) == [] and report["stopped"] == "interrupted after 1 of 3 cases"
+    assert [r["batch"] for r in report["results"]] == [1]
+    assert "**Incomplete**: interrupted after 1 of 3 cases" in (out / "r.md").read_text()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("vitpose-bench: interrupted after 1 of 3 cases; the report of the finished cases is in ")

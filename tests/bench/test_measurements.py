@@ -10,7 +10,12 @@ import pytest
 
 from vitpose_trt.bench.environment import environment, gpus, library_versions
 from vitpose_trt.bench.memory import MIB, PeakHostMemory
-from vitpose_trt.bench.roofline import MatmulPeak, cpu_matmul_peak, gpu_matmul_peak, roofline_percent
+from vitpose_trt.bench.roofline import (
+    MatmulPeak,
+    cpu_matmul_peak,
+    gpu_matmul_peak,
+    roofline_percent,
+)
 from vitpose_trt.errors import ConfigError
 
 SMALL_MATRIX = 512

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from vitpose_trt.bench.model_only import Case
-from vitpose_trt.bench.pipeline import image_for_pipeline, person_boxes, run_pipeline_case
+from vitpose_trt.bench.pipeline import (
+    image_for_pipeline,
+    person_boxes,
+    run_pipeline_case,
+)
 from vitpose_trt.bench.report import report_schema_errors
 from vitpose_trt.bench.sources import model_source
 from vitpose_trt.cli.bench import main

@@ -7,10 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from detector_models import MODELS, export_detector, export_yolo_shaped
-
-#: RT-DETR small enough to export in seconds: ResNet-ish backbone, one encoder and decoder layer, 50 queries.
-RTDETR_SIZE = 320
+from detector_models import MODELS, RTDETR_SIZE, export_detector, export_yolo_shaped
 
 
 @pytest.fixture(scope="session")

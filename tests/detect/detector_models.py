@@ -17,6 +17,8 @@ import torch
 from vitpose_trt.detect.coco_classes import COCO_CLASSES as COCO_NAMES
 
 CELL = 32
+#: Input side of the small RT-DETR the tests build (conftest.py's rtdetr_onnx).
+RTDETR_SIZE = 320
 NUM_CLASSES = 80
 CAR = 2
 #: Box sides are painted as value / 255 of this many input px.

@@ -4,7 +4,7 @@ transformers RT-DETR built from a config (random weights), each through PersonDe
 from __future__ import annotations
 
 import numpy as np
-from conftest import RTDETR_SIZE
+from detector_models import RTDETR_SIZE
 from test_references import _reference_scale_boxes, _reference_yolo
 
 import vitpose_trt as vt

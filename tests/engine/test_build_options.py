@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from vitpose_trt.engine.library import parsed_version
 from vitpose_trt.artifacts.build_options import BuildOptions, parse_batch
-from vitpose_trt.gpus import normalized_compute_capability
-from vitpose_trt.gpus import compute_capability_name, gpu_from_nvidia_smi_line
+from vitpose_trt.engine.library import parsed_version
 from vitpose_trt.errors import ConfigError, DeviceError
+from vitpose_trt.gpus import (
+    compute_capability_name,
+    gpu_from_nvidia_smi_line,
+    normalized_compute_capability,
+)
 
 
 def test_defaults_are_the_documented_profile():

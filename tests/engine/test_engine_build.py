@@ -8,13 +8,20 @@ import shutil
 import pytest
 import tensorrt_rtx as trt
 
+from vitpose_trt.artifacts import ArtifactMetadata, metadata_from_onnx
 from vitpose_trt.engine import BuildOptions, engine_from_onnx, sidecar_for_engine
 from vitpose_trt.engine.builder_log import build_logger
 from vitpose_trt.engine.files import sha256_of_files
 from vitpose_trt.engine.network import network_from_onnx
 from vitpose_trt.errors import ConfigError
-from vitpose_trt.artifacts import ArtifactMetadata, metadata_from_onnx
-from vitpose_trt.specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
+from vitpose_trt.specs import (
+    HEATMAP_HEIGHT,
+    HEATMAP_WIDTH,
+    INPUT_HEIGHT,
+    INPUT_NAME,
+    INPUT_WIDTH,
+    OUTPUT_NAME,
+)
 
 RTX = "tensorrt-rtx"
 PRECISIONS = ("fp32", "fp16", "int8")  # the tiny_onnx / tiny_engine fixtures (conftest.py) make these

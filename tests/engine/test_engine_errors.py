@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
+from vitpose_trt.artifacts import ONNX_METADATA_KEY, ArtifactMetadata
 from vitpose_trt.engine import BuildOptions, engine_from_onnx
 from vitpose_trt.errors import ConfigError, EngineBuildError, EngineLoadError
-from vitpose_trt.artifacts import ONNX_METADATA_KEY, ArtifactMetadata
 from vitpose_trt.specs import INPUT_NAME, OUTPUT_NAME, spec_by_name
 
 RTX = BuildOptions(builder="tensorrt-rtx")

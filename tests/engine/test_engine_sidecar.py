@@ -10,7 +10,11 @@ import types
 import pytest
 import tensorrt_rtx
 
-from vitpose_trt.engine import EngineSidecar, check_engine_compatible, sidecar_for_engine
+from vitpose_trt.engine import (
+    EngineSidecar,
+    check_engine_compatible,
+    sidecar_for_engine,
+)
 from vitpose_trt.engine.compatibility import rebuild_command
 from vitpose_trt.errors import EngineLoadError
 

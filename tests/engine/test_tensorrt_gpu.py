@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vitpose_trt.engine import BuildOptions, check_engine_compatible, engine_from_onnx
-from vitpose_trt.gpus import current_gpu
 from vitpose_trt.errors import ConfigError
+from vitpose_trt.gpus import current_gpu
 
 
 @pytest.mark.gpu

@@ -13,10 +13,14 @@ import numpy as np
 import onnx
 import pytest
 
+from vitpose_trt.artifacts import metadata_from_onnx
 from vitpose_trt.errors import ConfigError, EngineBuildError, ExportError
 from vitpose_trt.export.accuracy import heatmaps_from_onnx
-from vitpose_trt.export.cpu_quantization import CPU_TARGET, activation_matmuls, cpu_int8_onnx_from_fp32
-from vitpose_trt.artifacts import metadata_from_onnx
+from vitpose_trt.export.cpu_quantization import (
+    CPU_TARGET,
+    activation_matmuls,
+    cpu_int8_onnx_from_fp32,
+)
 
 FLOAT, FLOAT16, INT8 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.INT8
 #: reduce_range weights: int8 values within the 7-bit range [-64, 64].

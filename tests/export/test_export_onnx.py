@@ -6,13 +6,19 @@ import numpy as np
 import onnx
 import pytest
 
+from vitpose_trt.artifacts import ArtifactMetadata, metadata_from_onnx
 from vitpose_trt.errors import ConfigError
 from vitpose_trt.export import export_onnx
 from vitpose_trt.export.accuracy import heatmaps_from_onnx
-from vitpose_trt.artifacts import metadata_from_onnx
 from vitpose_trt.export.files import external_data_path, uses_external_data
-from vitpose_trt.artifacts import ArtifactMetadata
-from vitpose_trt.specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, OUTPUT_NAME
+from vitpose_trt.specs import (
+    HEATMAP_HEIGHT,
+    HEATMAP_WIDTH,
+    INPUT_HEIGHT,
+    INPUT_NAME,
+    INPUT_WIDTH,
+    OUTPUT_NAME,
+)
 
 
 def _relative_l2(a: np.ndarray, b: np.ndarray) -> float:

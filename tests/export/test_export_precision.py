@@ -12,11 +12,15 @@ import numpy as np
 import onnx
 import pytest
 
+from vitpose_trt.artifacts import metadata_from_onnx
 from vitpose_trt.errors import ConfigError, ExportError
 from vitpose_trt.export.accuracy import accuracy_report, heatmaps_from_onnx
-from vitpose_trt.artifacts import metadata_from_onnx
 from vitpose_trt.export.fp16 import fp16_onnx_from_fp32
-from vitpose_trt.export.quantization import attention_value_matmuls, int32_dequantize_nodes, quantized_onnx_from_fp32
+from vitpose_trt.export.quantization import (
+    attention_value_matmuls,
+    int32_dequantize_nodes,
+    quantized_onnx_from_fp32,
+)
 
 FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
 
@@ -156,8 +160,8 @@ def test_unknown_precision_is_a_config_error(tiny_model, tmp_path):
 
 @pytest.mark.parametrize("mode", ["fp16", "int8", "fp8"])
 def test_tensorrt_rtx_builds_every_converted_graph(mode, tiny_converted, tmp_path):
-    from vitpose_trt.engine.build import engine_from_onnx
     from vitpose_trt.artifacts.build_options import BuildOptions
+    from vitpose_trt.engine.build import engine_from_onnx
 
     options = BuildOptions(builder="tensorrt-rtx", batch=(1, 2, 4))
     built = engine_from_onnx(tiny_converted[mode], options, tmp_path, progress=False)

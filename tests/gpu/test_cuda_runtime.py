@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astronaut_cases import ASTRONAUT_BOXES as BOXES
 
 import vitpose_trt as vt
 from vitpose_trt.decode import flip_back, keypoints_from_heatmaps
@@ -16,8 +17,6 @@ from vitpose_trt.geometry import warps_from_boxes
 from vitpose_trt.keypoints import KEYPOINT_SETS
 from vitpose_trt.runtime.cpu_crops import CpuCrops
 from vitpose_trt.specs import PIXEL_STD_RGB
-
-from astronaut_cases import ASTRONAUT_BOXES as BOXES
 
 pytestmark = pytest.mark.gpu
 

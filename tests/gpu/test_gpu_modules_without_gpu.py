@@ -18,9 +18,9 @@ import pytest
 
 from vitpose_trt.errors import ConfigError, InputError
 from vitpose_trt.geometry import warps_from_boxes
+from vitpose_trt.preprocess import normalisation_table
 from vitpose_trt.runtime import cuda_crops
 from vitpose_trt.runtime.batch_buckets import batch_buckets, bucket_for
-from vitpose_trt.preprocess import normalisation_table
 from vitpose_trt.specs import INPUT_HEIGHT, INPUT_WIDTH
 
 #: Architectures of the default fatbin (CMakeLists.txt), each compiled here by NVRTC as a check.

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from host_kernel import host_crops
 from skimage import data
 
-from host_kernel import host_crops
 from vitpose_trt.artifacts import DetectorSettings
 from vitpose_trt.detect.fitting import fit_for
 from vitpose_trt.detect.inputs import CpuDetectorInputs

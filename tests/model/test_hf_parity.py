@@ -16,7 +16,13 @@ from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEst
 from transformers.models.vitpose.modeling_vitpose import VitPoseClassicDecoder
 
 import vitpose_trt as vt
-from vitpose_trt.specs import INPUT_HEIGHT, INPUT_WIDTH, MOE_DATASET_INDEX, PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from vitpose_trt.specs import (
+    INPUT_HEIGHT,
+    INPUT_WIDTH,
+    MOE_DATASET_INDEX,
+    PIXEL_MEAN_RGB,
+    PIXEL_STD_RGB,
+)
 
 #: ||ours - hf|| / ||hf|| must stay below this (issue 2).
 MAX_RELATIVE_ERROR = 1e-5

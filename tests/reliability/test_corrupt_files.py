@@ -12,7 +12,12 @@ import shutil
 import pytest
 
 import vitpose_trt as vt
-from vitpose_trt.errors import CheckpointError, EngineLoadError, MissingDependencyError, UserError
+from vitpose_trt.errors import (
+    CheckpointError,
+    EngineLoadError,
+    MissingDependencyError,
+    UserError,
+)
 
 
 def _copy_with_sidecar(engine, folder, name="model"):

@@ -14,7 +14,14 @@ from vitpose_trt import decode as d
 from vitpose_trt import geometry as g
 from vitpose_trt.errors import InputError
 from vitpose_trt.preprocess import crops_from_boxes
-from vitpose_trt.specs import HEATMAP_HEIGHT, HEATMAP_WIDTH, INPUT_HEIGHT, INPUT_WIDTH, PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from vitpose_trt.specs import (
+    HEATMAP_HEIGHT,
+    HEATMAP_WIDTH,
+    INPUT_HEIGHT,
+    INPUT_WIDTH,
+    PIXEL_MEAN_RGB,
+    PIXEL_STD_RGB,
+)
 
 pytest.importorskip("cv2")
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

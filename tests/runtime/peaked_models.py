@@ -111,7 +111,11 @@ def peaked_vitpose(name: str = "vitpose-tiny", seed: int = 0):
 def peaked_hf_model(seed: int = 0):
     """A transformers `VitPoseForPoseEstimation` (vitpose-s sizes, classic head, COCO, layer_norm_eps 1e-6)."""
     import torch
-    from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation
+    from transformers import (
+        VitPoseBackboneConfig,
+        VitPoseConfig,
+        VitPoseForPoseEstimation,
+    )
 
     backbone_config = VitPoseBackboneConfig(
         **HF_VARIANT, layer_norm_eps=1e-6, out_indices=[HF_VARIANT["num_hidden_layers"]]
@@ -137,7 +141,9 @@ def hf_pipeline(model, image_rgb: np.ndarray, boxes_xywh: np.ndarray):
     here directly.
     """
     import torch
-    from transformers.models.vitpose.image_processing_pil_vitpose import VitPoseImageProcessorPil
+    from transformers.models.vitpose.image_processing_pil_vitpose import (
+        VitPoseImageProcessorPil,
+    )
 
     processor = VitPoseImageProcessorPil()
     boxes = [np.asarray(boxes_xywh, dtype=np.float32)]

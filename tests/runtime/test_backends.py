@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astronaut_cases import ASTRONAUT_BOXES
 
 import vitpose_trt as vt
-from astronaut_cases import ASTRONAUT_BOXES
 from vitpose_trt.errors import ConfigError, EngineLoadError
 from vitpose_trt.runtime.backends import backend_class, backend_name_for
 

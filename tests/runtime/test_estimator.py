@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astronaut_cases import ASTRONAUT_BOXES
 
 import vitpose_trt as vt
-from astronaut_cases import ASTRONAUT_BOXES
 from vitpose_trt.keypoints import KEYPOINT_SETS
 
 COCO_FLIP_INDEX = np.array(KEYPOINT_SETS["coco"].flip_index)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import vitpose_trt as vt
 from astronaut_cases import ASTRONAUT_BOXES
 from peaked_models import hf_pipeline, peaked_hf_model
+
+import vitpose_trt as vt
 from vitpose_trt.geometry import warps_from_boxes
 from vitpose_trt.runtime.cpu_crops import CpuCrops
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from astronaut_cases import ASTRONAUT_BOXES
 
 import vitpose_trt as vt
-from astronaut_cases import ASTRONAUT_BOXES
 from vitpose_trt.errors import ConfigError, InputError
 from vitpose_trt.geometry import warps_from_boxes
 from vitpose_trt.preprocess import crops_from_boxes

@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ..dependencies import import_optional
 from ..errors import ConfigError, InputError
-from .media import Frame, read_image
+from .media import Frame, OnUnreadable, image_frames
 
 #: Fields pycocotools' keypoint evaluation reads from every ground-truth annotation.
 REQUIRED_ANNOTATION_FIELDS = ("image_id", "category_id", "keypoints", "bbox", "area", "num_keypoints", "iscrowd")
@@ -58,13 +58,12 @@ class KeypointAnnotations:
     def __len__(self) -> int:
         return len(self.images)
 
-    def frames(self) -> Iterator[Frame]:
-        """The images in id order as BGR frames; raise `InputError` when a file is missing or unreadable."""
-        for image_id, file_name in self.images:
-            path = self.images_dir / file_name
-            if not path.is_file():
-                raise InputError(f"{path}: image {image_id} of {self.path.name} not found in {self.images_dir}")
-            yield Frame(read_image(path), image_id, file_name)
+    def frames(self, done: Container[str] = (), on_unreadable: OnUnreadable | None = None) -> Iterator[Frame]:
+        """The images in id order as BGR frames (`Frame.index`: place in `images`), leaving out file names in
+        `done`; a missing or unreadable file raises `InputError`, or is told to `on_unreadable(name, reason)`
+        and left out."""
+        entries = [(self.images_dir / name, image_id, name) for image_id, name in self.images]
+        return image_frames(entries, done, on_unreadable)
 
     def ground_truth_boxes(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
         """((N, 4) float64 xywh cleaned boxes, (N,) int64 categories) of the frame's labelled instances."""

@@ -21,8 +21,9 @@ from .coco_annotations import (
     checked_keypoint_count,
     quietly,
 )
-from .inference import RunSummary, results_for_frames
+from .inference import BoxesFor, RunSummary, run_frames
 from .oks import DEFAULT_OKS_NMS_THRESHOLD, kept_by_oks_nms
+from .results_stream import coco_results
 
 #: pycocotools' value for a metric with nothing to average (e.g. AP of medium persons when there are none).
 UNDEFINED = -1.0
@@ -33,14 +34,17 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "
 @dataclass(frozen=True)
 class KeypointMetrics:
     """stats: STAT_NAMES -> value (-1 where pycocotools has nothing to average); table: its printed
-    summary; run: how many frames/poses were estimated and how fast."""
+    summary; run: how many frames/poses were estimated now and how fast; images / poses: how many
+    images were scored and poses estimated for them (more than `run`'s when a stopped run was resumed)."""
 
     stats: dict
     table: str
     run: RunSummary
+    images: int
+    poses: int
 
     def to_dict(self) -> dict:
-        return {**self.stats, "images": self.run.frames, "poses": self.run.poses,
+        return {**self.stats, "images": self.images, "poses": self.poses,
                 "frames_per_second": self.run.frames_per_second}
 
 
@@ -62,18 +66,33 @@ def predicted_results(estimator, annotations: KeypointAnnotations, detections=No
     """
     sigmas = sigmas_for(estimator.keypoints)
     checked_keypoint_count(annotations, estimator.keypoints)
+    records = []
+    run = run_frames(estimator, annotations.frames(), boxes_for_evaluation(annotations, detections),
+                     lambda frame, poses, record: records.append(record), total=len(annotations), progress=progress)
+    return nms_results(records, sigmas, oks_nms_threshold), run
+
+
+def boxes_for_evaluation(annotations: KeypointAnnotations, detections=None) -> BoxesFor:
+    """The boxes to run per image: the cleaned ground-truth boxes, or those of `detections` (a
+    `Detections`, matched by image id or file name) in the annotations' keypoint categories."""
     if detections is None:
-        boxes_for = annotations.ground_truth_boxes
-    else:
-        def boxes_for(frame):
-            boxes, categories = detections.boxes_for(frame.image_id, frame.name)
-            wanted = np.isin(categories, sorted(annotations.category_ids))
-            return boxes[wanted], categories[wanted]
-    results, run = results_for_frames(estimator, annotations.frames(), boxes_for, total=len(annotations),
-                                      progress=progress)
-    if oks_nms_threshold is not None:
-        results = _oks_nms_per_image(results, sigmas, oks_nms_threshold)
-    return results, run
+        return annotations.ground_truth_boxes
+
+    def boxes_for(frame):
+        boxes, categories = detections.boxes_for(frame.image_id, frame.name)
+        wanted = np.isin(categories, sorted(annotations.category_ids))
+        return boxes[wanted], categories[wanted]
+
+    return boxes_for
+
+
+def nms_results(records: list[dict], sigmas, oks_nms_threshold: float | None = DEFAULT_OKS_NMS_THRESHOLD) -> list[dict]:
+    """COCO keypoint results of stream records (`results_stream`), each image's poses reduced by OKS NMS
+    (None: all kept)."""
+    results = coco_results(records)
+    if oks_nms_threshold is None:
+        return results
+    return _oks_nms_per_image(results, np.asarray(sigmas, np.float64), oks_nms_threshold)
 
 
 def _oks_nms_per_image(results: list[dict], sigmas: np.ndarray, threshold: float) -> list[dict]:
@@ -91,8 +110,11 @@ def _oks_nms_per_image(results: list[dict], sigmas: np.ndarray, threshold: float
     return kept
 
 
-def keypoint_metrics(annotations: KeypointAnnotations, results: list[dict], sigmas, run: RunSummary) -> KeypointMetrics:
-    """pycocotools' keypoint AP/AR of `results` (COCO keypoint results) against the annotations' images."""
+def keypoint_metrics(annotations: KeypointAnnotations, results: list[dict], sigmas, run: RunSummary,
+                     records: list[dict] | None = None) -> KeypointMetrics:
+    """pycocotools' keypoint AP/AR of `results` (COCO keypoint results) against the annotations' images:
+    all of them, or when the stream `records` are given only theirs (images skipped as unreadable, or
+    not yet done, are left out of the scores rather than counted as missed)."""
     if not results:
         raise InputError("no poses to evaluate: no boxes matched the annotated images (check --detections ids/names)")
     cocoeval = import_optional("pycocotools.cocoeval", "COCO keypoint evaluation")
@@ -100,13 +122,18 @@ def keypoint_metrics(annotations: KeypointAnnotations, results: list[dict], sigm
     predicted, _ = quietly(annotations.coco.loadRes, copy.deepcopy(results))
     evaluator = cocoeval.COCOeval(annotations.coco, predicted, "keypoints")
     evaluator.params.kpt_oks_sigmas = np.asarray(sigmas, np.float64)
-    evaluator.params.imgIds = [image_id for image_id, _ in annotations.images]
+    if records is None:
+        evaluator.params.imgIds = [image_id for image_id, _ in annotations.images]
+    else:
+        evaluator.params.imgIds = sorted({r["image_id"] for r in records})
     evaluator.params.catIds = sorted(annotations.category_ids)
     quietly(evaluator.evaluate)
     quietly(evaluator.accumulate)
     _, table = quietly(evaluator.summarize)
     stats = dict(zip(STAT_NAMES, (float(v) for v in evaluator.stats)))
-    return KeypointMetrics(stats=stats, table=table.rstrip("\n"), run=run)
+    images, poses = (run.frames, run.poses) if records is None else (
+        len(records), sum(len(r["persons"]) for r in records))
+    return KeypointMetrics(stats=stats, table=table.rstrip("\n"), run=run, images=images, poses=poses)
 
 
 def evaluate(estimator, annotations: KeypointAnnotations, detections=None,

@@ -1,4 +1,5 @@
-"""A `PoseEstimator` run over many frames: boxes per frame in, COCO keypoint results and timing out.
+"""A `PoseEstimator` run over many frames: boxes per frame in; per frame a `results_stream` record (for
+the stream a long run writes as it goes), or COCO keypoint results in memory; timing out.
 
 Shared by `vitpose-infer` (media files) and `vitpose-eval` (a COCO annotation file's images); the
 pre/post-processing itself is the estimator's.
@@ -14,22 +15,27 @@ import numpy as np
 
 from ..errors import ConfigError
 from .media import Frame
+from .results_stream import coco_results, frame_record
 
 #: boxes_for(frame) -> ((N, 4) xywh or (N, 5) xywh + detector score, image px; (N,) int category ids).
 BoxesFor = Callable[[Frame], tuple[np.ndarray, np.ndarray]]
 #: on_poses(frame, poses) is called after each frame (rendering, writing video).
 OnPoses = Callable[[Frame, object], None]
+#: on_frame(frame, poses, record) is called after each frame; record: its `results_stream.frame_record`.
+OnFrame = Callable[[Frame, object, dict], None]
 
 
 @dataclass(frozen=True)
 class RunSummary:
     """frames / poses processed; seconds: wall time of the whole loop (reading, estimating, drawing,
-    writing); estimate_seconds: the part spent inside the estimator."""
+    writing); estimate_seconds: the part spent inside the estimator; stopped: the run was asked to stop
+    before its frames ran out."""
 
     frames: int
     poses: int
     seconds: float
     estimate_seconds: float
+    stopped: bool = False
 
     @property
     def frames_per_second(self) -> float:
@@ -66,32 +72,50 @@ def detector_boxes(detector) -> BoxesFor:
     return boxes_for
 
 
-def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_poses: OnPoses | None = None,
-                       total: int | None = None, progress: bool = True) -> tuple[list[dict], RunSummary]:
-    """Run `estimator` on every frame's boxes; return (COCO keypoint results, RunSummary).
+def run_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_frame: OnFrame, *,
+               stop: Callable[[], bool] | None = None, total: int | None = None,
+               progress: bool = True) -> RunSummary:
+    """Run `estimator` on every frame's boxes, calling `on_frame(frame, poses, record)` after each, where
+    `record` is the frame's `results_stream.frame_record` (its boxes' own categories).
 
-    Each result is `Poses.to_coco` (image_id, category_id, keypoints [x, y, score] * K, score, bbox)
-    plus "file_name" (the frame's name), with the box's own category. `total` sizes the progress bar.
+    `stop()` is asked after each frame: when it is true the run ends there, with `RunSummary.stopped`
+    set (the next frame is not read). `total` sizes the progress bar.
     """
     from tqdm import tqdm
 
-    results: list[dict] = []
-    poses_count, estimating, start = 0, 0.0, time.perf_counter()
-    count = 0
-    for frame in tqdm(frames, total=total, unit="frame", disable=not progress, leave=False):
-        boxes, categories = boxes_for(frame)
-        began = time.perf_counter()
-        poses = estimator(frame.image, boxes, box_format="xywh")
-        estimating += time.perf_counter() - began
-        for result, category in zip(poses.to_coco(frame.image_id), categories.tolist()):
-            result["category_id"] = category
-            result["file_name"] = frame.name
-            results.append(result)
+    poses_count, estimating, start, count = 0, 0.0, time.perf_counter(), 0
+    stopped = False
+    with tqdm(frames, total=total, unit="frame", disable=not progress, leave=False) as bar:
+        for frame in bar:
+            boxes, categories = boxes_for(frame)
+            began = time.perf_counter()
+            poses = estimator(frame.image, boxes, box_format="xywh")
+            estimating += time.perf_counter() - began
+            on_frame(frame, poses, frame_record(frame, poses, categories.tolist()))
+            poses_count += len(poses)
+            count += 1
+            if stop is not None and stop():
+                stopped = True
+                break
+    return RunSummary(count, poses_count, time.perf_counter() - start, estimating, stopped)
+
+
+def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_poses: OnPoses | None = None,
+                       total: int | None = None, progress: bool = True) -> tuple[list[dict], RunSummary]:
+    """Run `estimator` on every frame's boxes; return (COCO keypoint results, RunSummary), in memory.
+
+    Each result is `Poses.to_coco` (image_id, category_id, keypoints [x, y, score] * K, score, bbox)
+    plus "file_name" (the frame's name), with the box's own category (`results_stream.coco_results`).
+    """
+    records = []
+
+    def on_frame(frame, poses, record):
+        records.append(record)
         if on_poses is not None:
             on_poses(frame, poses)
-        poses_count += len(poses)
-        count += 1
-    return results, RunSummary(count, poses_count, time.perf_counter() - start, estimating)
+
+    run = run_frames(estimator, frames, boxes_for, on_frame, total=total, progress=progress)
+    return coco_results(records), run
 
 
 def estimator_for(model: str, backend: str = "auto", threads: int | None = None):

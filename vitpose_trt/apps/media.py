@@ -9,7 +9,7 @@ Outputs are written under a temporary name beside the target and moved into plac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 from ..atomic_files import staged_path
 from ..dependencies import import_optional
 from ..errors import ConfigError, InputError
+from .image_files import UnreadableImage, image_from_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -28,16 +29,22 @@ VIDEO_OUTPUT_SUFFIX = ".mp4"
 FALLBACK_FPS = 30.0
 #: COCO file names: an optional "COCO_val2014_"-style prefix, then the image id in digits.
 _COCO_FILE_NAME = re.compile(r"^(?:[A-Za-z0-9]+_[A-Za-z0-9]+_)?(\d+)$")
+#: on_unreadable(name, reason): told about an input that cannot be read, which is then left out.
+OnUnreadable = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
 class Frame:
     """One image to run: `image` (H, W, 3) uint8 BGR; `image_id` its COCO id (see `MediaSource`);
-    `name` its file name (images) or "<video stem>/<frame index>" (video frames)."""
+    `name` its file name (images) or "<video stem>/<frame index>" (video frames); `index` its place in
+    its source (0-based frame index, or place in the sorted folder / annotation file); `time` seconds
+    from the start of a video (None for images)."""
 
     image: np.ndarray
     image_id: int
     name: str
+    index: int | None = None
+    time: float | None = None
 
 
 def _cv2(feature: str = "image and video input"):
@@ -45,12 +52,29 @@ def _cv2(feature: str = "image and video input"):
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 BGR pixels of the image file at `path`; raise `InputError` when unreadable."""
-    cv2 = _cv2()
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: not a readable image")
-    return image
+    """(H, W, 3) uint8 BGR pixels of the image file at `path`; raise `InputError` (an `UnreadableImage`
+    saying why) when it cannot be read."""
+    return image_from_file(path)
+
+
+def image_frames(entries: list[tuple[Path, int, str]], done: Container[str] = (),
+                 on_unreadable: OnUnreadable | None = None) -> Iterator[Frame]:
+    """Frames of image files: `entries` are (path, image id, name); `Frame.index` is the place in `entries`.
+
+    Names in `done` are passed over without reading. A file that cannot be read raises `UnreadableImage`,
+    or, given `on_unreadable`, is reported to it as (name, reason) and left out.
+    """
+    for index, (path, image_id, name) in enumerate(entries):
+        if name in done:
+            continue
+        try:
+            image = read_image(path)
+        except UnreadableImage as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(name, exc.reason)
+            continue
+        yield Frame(image, image_id, name, index)
 
 
 def image_id_from_file_name(name: str) -> int | None:
@@ -86,7 +110,8 @@ class MediaSource:
             self._count, self.fps = _video_properties(self.path)
             return
         if self.path.is_dir():
-            self.files = sorted(p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            # Everything named like an image, files or not: a folder or pipe called x.jpg is reported, not hidden.
+            self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self.files:
                 raise InputError(f"{self.path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         elif self.path.suffix.lower() in IMAGE_SUFFIXES:
@@ -101,11 +126,18 @@ class MediaSource:
         return self._count
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def frames(self, done: Container[str] = (), on_unreadable: OnUnreadable | None = None) -> Iterator[Frame]:
+        """The frames in order, leaving out those whose `Frame.name` is in `done` (a resumed run).
+
+        An unreadable image raises `InputError`, or is reported to `on_unreadable(name, reason)` and left
+        out. A video that stops decoding before the frame count its container reports (truncated, damaged)
+        ends there; `on_unreadable` is told (file name, from which frame on) when given.
+        """
         if self.is_video:
-            yield from _video_frames(self.path)
-            return
-        for path, image_id in zip(self.files, self._ids):
-            yield Frame(read_image(path), image_id, path.name)
+            return _video_frames(self.path, self._count, done, on_unreadable)
+        return image_frames([(p, i, p.name) for p, i in zip(self.files, self._ids)], done, on_unreadable)
 
 
 def _video_properties(path: Path) -> tuple[int, float]:
@@ -122,19 +154,27 @@ def _video_properties(path: Path) -> tuple[int, float]:
     return count, fps
 
 
-def _video_frames(path: Path) -> Iterator[Frame]:
+def _video_frames(path: Path, reported: int, done: Container[str] = (),
+                  on_unreadable: OnUnreadable | None = None) -> Iterator[Frame]:
+    """Decoded frames, `time` from the container's time stamps; frames named in `done` are grabbed, not
+    decoded into arrays. Stopping short of `reported` frames is told to `on_unreadable` when given."""
     cv2 = _cv2()
     capture = cv2.VideoCapture(str(path))
     try:
         index = 0
         while True:
-            ok, image = capture.read()
+            name = f"{path.stem}/{index}"
+            ok, image = (capture.grab(), None) if name in done else capture.read()
             if not ok:
-                return
-            yield Frame(image, index, f"{path.stem}/{index}")
+                break
+            if image is not None:
+                yield Frame(image, index, name, index, capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
             index += 1
     finally:
         capture.release()
+    if index < reported and on_unreadable is not None:
+        on_unreadable(path.name, f"no frame decodes from frame {index} on (the file reports {reported} frames): "
+                      "truncated or damaged; the run ends there")
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
@@ -153,12 +193,14 @@ def write_image(path: Path, image: np.ndarray) -> None:
 class VideoOutput:
     """A video file being written frame by frame; use as a context manager.
 
-    Frames are (height, width, 3) uint8 BGR at `fps`; the file appears at `path` only when the block
-    ends without an exception.
+    Frames are (height, width, 3) uint8 BGR at `fps`. The file appears at `path` when the block ends
+    without an exception or by `KeyboardInterrupt` (a stopped run: the frames written so far, finalised
+    so the file plays); any other exception leaves nothing. `frames_written` counts the frames.
     """
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         self.path, self.fps, self.size = path, fps, size
+        self.frames_written = 0
         self._stage = staged_path(path)
 
     def __enter__(self) -> VideoOutput:
@@ -177,7 +219,10 @@ class VideoOutput:
             raise InputError(f"video frames must all be {self.size[0]}x{self.size[1]}, "
                              f"got {frame.shape[1]}x{frame.shape[0]}")
         self._writer.write(frame)
+        self.frames_written += 1
 
-    def __exit__(self, *exc_info) -> None:
-        self._writer.release()
-        self._stage.__exit__(*exc_info)
+    def __exit__(self, kind, error, trace) -> None:
+        self._writer.release()  # writes the container's index: the file plays from here on
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            kind = error = trace = None
+        self._stage.__exit__(kind, error, trace)

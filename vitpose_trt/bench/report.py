@@ -10,7 +10,8 @@ Schema (version `REPORT_SCHEMA`):
               "flops_per_item", "achieved_flops_per_s", "roofline_percent", "peak_precision",
               "host_peak_rss_mib", "host_rss_scope", "device_memory_mib", "artifact",
               "stages_ms": {stage: {"p50", ...}}  (pipeline only), "notes": [...]}],
- "skipped": [{"model", "backend", "precision", "reason"}]}
+ "skipped": [{"model", "backend", "precision", "reason"}],
+ "stopped": "interrupted after 2 of 6 cases"}   (only when Ctrl-C / SIGTERM ended the run early)
 ```
 Latencies are per call (one batch in model-only mode, one frame of `batch` persons in pipeline mode);
 throughput is crops/s (model-only) or persons/s (pipeline).
@@ -50,6 +51,8 @@ def report_schema_errors(report: dict) -> list[str]:
     for key, kind in (("environment", dict), ("peaks", list), ("results", list), ("skipped", list)):
         if not isinstance(report.get(key), kind):
             errors.append(f"{key!r} missing or not a {kind.__name__}")
+    if "stopped" in report and not isinstance(report["stopped"], str):
+        errors.append("'stopped' is not a string")
     for i, row in enumerate(report.get("results") or []):
         errors += [f"results[{i}]: {e}" for e in _result_errors(row)]
     for i, row in enumerate(report.get("skipped") or []):

@@ -50,21 +50,28 @@ def benchmark_report(plan: Plan, *, warmup: int, iters: int, threads: int | None
                      command: list[str], run_one: Callable[..., dict] = run_case) -> dict:
     """Run every case of `plan` (`warmup` + `iters` calls each) and return the schema-checked report.
 
-    `run_one` is `model_only.run_case` or the pipeline runner (same keyword signature).
+    `run_one` is `model_only.run_case` or the pipeline runner (same keyword signature). Ctrl-C
+    (`KeyboardInterrupt`) drops the case at hand and ends the run: the report then holds the cases
+    finished so far and says so in "stopped".
     """
     tqdm = import_optional("tqdm", "progress bars").tqdm
     peaks = Peaks(threads)
-    results = []
+    results, stopped = [], None
     with tqdm(total=len(plan.cases) * (warmup + iters), unit="call", desc="vitpose-bench") as bar:
-        for case in plan.cases:
-            bar.set_postfix_str(f"{case.source.label} {case.backend} {case.precision} b{case.batch}")
-            peak, missing = peaks.for_case(_device_of(case), case.precision)
-            row = run_one(case, warmup=warmup, iters=iters, threads=threads, cache=cache, peak=peak,
-                          on_step=lambda: bar.update(1))
-            row["notes"] += [missing] if missing else []
-            results.append(row)
+        try:
+            for case in plan.cases:
+                bar.set_postfix_str(f"{case.source.label} {case.backend} {case.precision} b{case.batch}")
+                peak, missing = peaks.for_case(_device_of(case), case.precision)
+                row = run_one(case, warmup=warmup, iters=iters, threads=threads, cache=cache, peak=peak,
+                              on_step=lambda: bar.update(1))
+                row["notes"] += [missing] if missing else []
+                results.append(row)
+        except KeyboardInterrupt:
+            stopped = f"interrupted after {len(results)} of {len(plan.cases)} cases"
     report = {
         "schema": REPORT_SCHEMA, "command": command, "environment": environment(threads),
         "peaks": [p.to_dict() for p in peaks.measured.values()], "results": results, "skipped": plan.skipped,
     }
+    if stopped is not None:
+        report["stopped"] = stopped
     return checked_report(report)

@@ -67,6 +67,8 @@ def markdown_report(report: dict) -> str:
     for peak in report["peaks"]:
         lines.append(f"- Measured matmul peak ({peak['device']}, {peak['precision']}, n={peak['matrix_size']}, "
                      f"{peak['library']}): {peak['flops_per_s'] / GIGA:.1f} GFLOP/s")
+    if report.get("stopped"):
+        lines.append(f"- **Incomplete**: {report['stopped']}; only the finished cases are reported")
     lines += ["", "## Results", "", *_markdown_table([t for t, _ in COLUMNS], result_rows(report["results"]))]
     lines += _stage_lines(report["results"])
     if report["skipped"]:

@@ -3,7 +3,8 @@
 Model-only mode times a backend's inference on ready-made crops; pipeline mode times a whole frame
 (image + N boxes -> keypoints) stage by stage. Every model x backend x precision x batch (or persons)
 is one result: latency p50/p90/p99, throughput, % of the device's measured matmul peak, peak memory.
-With no arguments: vitpose-b (random weights) on the best backend available here.
+With no arguments: vitpose-b (random weights) on the best backend available here. Ctrl-C or SIGTERM
+drops the case at hand and writes the report (--json / --markdown / --plot) of the cases finished so far.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_verbose_flag, run_command
+from .common import EXIT_INTERRUPTED, add_verbose_flag, run_command
 
 DEFAULT_MODEL = "vitpose-b"
 DEFAULT_BATCHES = "1,8"
@@ -128,6 +129,7 @@ def _write_outputs(report: dict, outputs: dict) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from ..apps.interruption import interrupt_on_sigterm
     from ..bench.artifacts import cache_dir
     from ..bench.plan import benchmark_plan
     from ..bench.run import benchmark_report
@@ -153,11 +155,26 @@ def _bench(args: argparse.Namespace) -> int:
         raise ConfigError(f"--detector {args.detector}: no such file")
     run_one = _pipeline_runner(args) if args.pipeline else None
     extra = {"run_one": run_one} if run_one else {}
-    report = benchmark_report(plan, warmup=warmup, iters=iters, threads=threads, cache=cache_dir(args.cache_dir),
-                              command=["vitpose-bench", *args.argv], **extra)
+    with interrupt_on_sigterm():
+        report = benchmark_report(plan, warmup=warmup, iters=iters, threads=threads,
+                                  cache=cache_dir(args.cache_dir), command=["vitpose-bench", *args.argv], **extra)
     print(text_table(report["results"]))
-    _write_outputs(report, outputs)
-    return 0
+    return _written_report(report, outputs)
+
+
+def _written_report(report: dict, outputs: dict) -> int:
+    """Write the report's files (a stopped run's too, when any case finished); return the exit code."""
+    if "stopped" not in report:
+        _write_outputs(report, outputs)
+        return 0
+    written = [str(path) for path in outputs.values() if path]
+    if report["results"] and written:
+        _write_outputs(report, outputs)
+        outcome = f"the report of the finished cases is in {', '.join(written)}"
+    else:
+        outcome = "the table above holds the finished cases" if report["results"] else "no case finished"
+    print(f"vitpose-bench: {report['stopped']}; {outcome}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _pipeline_runner(args: argparse.Namespace):

@@ -1,17 +1,29 @@
-"""What every vitpose-* command shares: user errors become exit code 2 and one line."""
+"""What every vitpose-* command shares: the exit codes, user errors as one line, how a stopped run says
+where it got to and how to continue."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 
 from ..errors import UserError, VitPoseError
 
-#: Exit codes: argparse already uses 2 for bad arguments; user errors join it.
-EXIT_USER_ERROR = 2
+#: Exit codes, the same for every command (argparse already uses 2 for bad arguments; user errors join it).
+EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_USER_ERROR = 2
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = f"""exit codes:
+  {EXIT_OK}    done: every input was processed
+  {EXIT_FAILURE}    failure (a model, engine or library error)
+  {EXIT_USER_ERROR}    user error (arguments, missing or unusable files; with --strict, an unreadable input)
+  {EXIT_SKIPPED}    finished, but some inputs could not be read and were skipped (listed at the end)
+  {EXIT_INTERRUPTED}  stopped by Ctrl-C or SIGTERM; the results so far are written
+       (vitpose-infer / vitpose-eval: --resume continues the run)"""
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
@@ -24,16 +36,19 @@ def run_command(body: Callable[[argparse.Namespace], int | None], parser: argpar
 
     Bad arguments (argparse), UserErrors and file-system errors (OSError: a path that can't be read or
     written, a full disk) -> one line on stderr and exit 2; KeyboardInterrupt -> one line and 130; other
-    VitPoseErrors -> one line and exit 1. `--verbose` adds the traceback. Anything else propagates with
+    VitPoseErrors -> one line and exit 1. `--verbose` adds the traceback. The parser's epilog gets the
+    exit-code table (`EXIT_CODES_HELP`) unless it has one. Anything else propagates with
     its traceback: those are bugs.
     """
     _with_one_line_errors(parser)
+    if parser.epilog is None:
+        parser.epilog = EXIT_CODES_HELP
     args = parser.parse_args(argv)
     try:
         return body(args) or 0
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (VitPoseError, OSError) as exc:
         if getattr(args, "verbose", False):
             traceback.print_exc()
@@ -54,3 +69,15 @@ def _with_one_line_errors(parser: argparse.ArgumentParser) -> None:
         parser.exit(EXIT_USER_ERROR, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
 
     parser.error = error
+
+
+def continue_command(prog: str, argv: Sequence[str]) -> str:
+    """The shell command that continues a stopped run: the same arguments plus --resume."""
+    return shlex.join([prog, *argv, *([] if "--resume" in argv else ["--resume"])])
+
+
+def stopped_message(prog: str, stopped_by: str, progress: str, argv: Sequence[str]) -> str:
+    """Two lines for a run stopped by a signal: where it got to (`progress`, e.g. "after 14 of 61 images;
+    out/results.json holds their results") and how to continue."""
+    return (f"{prog}: interrupted ({stopped_by}) {progress}\n"
+            f"{prog}: to continue: {continue_command(prog, argv)}")

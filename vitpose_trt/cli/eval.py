@@ -5,17 +5,35 @@ Runs MODEL on every image of a COCO keypoint annotation file with its ground-tru
 evaluation does, and prints pycocotools' standard table with the keypoint set's OKS sigmas.
 --compare MODEL2 evaluates a second model on the same images and boxes and reports the differences
 (for example an int8 engine against the fp16 one). --json writes AP, AP50, AP75, APm, APl, AR, ...
+
+The predictions are written as they come to DIR/predictions.jsonl (one JSON line per image; MODEL2's to
+predictions-compare.jsonl) and, after OKS NMS, to DIR/predictions.json (COCO results). Images that cannot be
+read are skipped with a warning and left out of the scores (--strict stops at the first instead). Ctrl-C or
+SIGTERM stops after the image at hand with the predictions so far written; AP is computed only when every
+image was done, and --resume continues the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_verbose_flag, run_command
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    add_verbose_flag,
+    run_command,
+    stopped_message,
+)
+
+DEFAULT_OUTPUT = "out"
+#: Stem of the prediction files of MODEL and of --compare MODEL2 (.jsonl stream, .json COCO results).
+PREDICTIONS = ("predictions", "predictions-compare")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, torch, tensorrt or torch-cuda; "
                    "applies to both models")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
+    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+                   help=f"folder of the prediction files (default ./{DEFAULT_OUTPUT})")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first missing or unreadable image (default: skip it with a warning)")
+    p.add_argument("--resume", action="store_true", help="continue a stopped evaluation from DIR/predictions.jsonl "
+                   "(and predictions-compare.jsonl), skipping the images already done")
     add_verbose_flag(p)
     return p
 
@@ -57,6 +81,12 @@ def _checked_arguments(args: argparse.Namespace) -> None:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"--json {args.json}: cannot create its folder ({exc.strerror or exc})") from None
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise ConfigError(f"--output {args.output}: exists and is not a folder")
+    try:
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--output {args.output}: cannot create this folder ({exc.strerror or exc})") from None
 
 
 def _ready_estimator(model: str, args: argparse.Namespace, annotations):
@@ -71,16 +101,56 @@ def _ready_estimator(model: str, args: argparse.Namespace, annotations):
     return estimator
 
 
-def _report(model: str, metrics) -> None:
-    print(f"{model}: {metrics.run.describe()}")
+def _run_identity(args: argparse.Namespace, model: str) -> dict:
+    """What a resumed evaluation must share with the stopped one: the options that change the predictions."""
+    def where(path: str | None) -> str | None:
+        return str(Path(path).resolve()) if path is not None and Path(path).exists() else path
+
+    return {"command": "vitpose-eval", "model": where(model), "annotations": where(args.annotations),
+            "images": where(args.images), "max_images": args.max_images, "detections": where(args.detections),
+            "min_box_score": args.min_box_score, "backend": args.backend}
+
+
+def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace, annotations, detections):
+    """(metrics or None when stopped, the StreamedRun, SkippedInputs) of one model over the annotated images."""
+    from ..apps.evaluation import (
+        boxes_for_evaluation,
+        keypoint_metrics,
+        nms_results,
+        sigmas_for,
+    )
+    from ..apps.inference import run_frames
+    from ..apps.streamed_runs import SkippedInputs, StreamedRun
+
+    output = Path(args.output)
+    run = StreamedRun(output / f"{stem}.jsonl", _run_identity(args, model), args.resume)
+    if args.resume:
+        print(f"--resume: {run.done_count} of {len(annotations)} images of {model} already done in {run.stream.path}")
+    skipped = SkippedInputs(strict=args.strict)
+    sigmas = sigmas_for(estimator.keypoints)
+    boxes_for = boxes_for_evaluation(annotations, detections)
+
+    def loop(stop):
+        frames = annotations.frames(run.done_names, skipped)
+        return run_frames(estimator, frames, boxes_for, lambda frame, poses, record: run.write(record), stop=stop,
+                          total=max(0, len(annotations) - run.done_count) or None)
+
+    summary = run.execute(loop, output / f"{stem}.json", lambda records: nms_results(records, sigmas, args.oks_nms))
+    if run.stopped_by is not None:
+        return None, run, skipped
+    print(f"{model}: {summary.describe()}")
+    if skipped:
+        print(f"AP over the {run.frames_done} of {len(annotations)} images evaluated; {skipped.summary()}")
+    metrics = keypoint_metrics(annotations, run.results, sigmas, summary, run.records())
     print(metrics.table)
+    return metrics, run, skipped
 
 
 def _eval(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..apps.coco_annotations import KeypointAnnotations
     from ..apps.detections import ANY_CATEGORY, Detections
-    from ..apps.evaluation import evaluate, metric_differences
+    from ..apps.evaluation import metric_differences
     from ..atomic_files import write_text_atomically
 
     annotations = KeypointAnnotations(args.annotations, args.images, args.max_images)
@@ -90,11 +160,19 @@ def _eval(args: argparse.Namespace) -> int:
         detections = Detections.from_file(args.detections, ANY_CATEGORY, args.min_box_score)
     models = [args.model] + ([args.compare] if args.compare else [])
     estimators = [_ready_estimator(m, args, annotations) for m in models]
-    metrics = []
-    for model, estimator in zip(models, estimators):
-        metrics.append(evaluate(estimator, annotations, detections, args.oks_nms))
-        _report(model, metrics[-1])
-    summary = {"model": args.model, "boxes": "detections" if detections else "ground truth", **metrics[0].to_dict()}
+    metrics, skipped = [], []
+    for model, estimator, stem in zip(models, estimators, PREDICTIONS):
+        result, run, skips = _streamed_metrics(model, estimator, stem, args, annotations, detections)
+        skipped += skips.items
+        if result is None:
+            progress = (f"after {run.frames_done} of {len(annotations)} images of {model}; their predictions are in "
+                        f"{Path(args.output) / (stem + '.json')} (and {run.stream.path}); AP needs every image")
+            print(stopped_message("vitpose-eval", run.stopped_by, progress, args.argv), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        metrics.append(result)
+    skipped = list(dict.fromkeys(skipped))  # an image unreadable for MODEL is so for MODEL2 too: listed once
+    summary = {"model": args.model, "boxes": "detections" if detections else "ground truth", **metrics[0].to_dict(),
+               "skipped": [{"file_name": name, "reason": reason} for name, reason in skipped]}
     if args.compare:
         delta = metric_differences(metrics[0], metrics[1])
         print(f"AP difference ({args.compare} - {args.model}): {delta['AP']:+.4f} "
@@ -103,11 +181,14 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_text_atomically(args.json, json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 0
+    return EXIT_SKIPPED if skipped else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(_eval, parser(), argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = parser()
+    p.set_defaults(argv=argv)  # for the command that continues a stopped run
+    return run_command(_eval, p, argv)
 
 
 if __name__ == "__main__":

@@ -1,28 +1,42 @@
 """vitpose-infer: poses on an image, a folder of images or a video file.
 
-Writes DIR/results.json in COCO keypoint-results format (image_id, category_id, keypoints [x, y, score]
-x K, score, bbox, file_name). Boxes come from --detections (COCO results format: entries matched to
+Writes DIR/results.jsonl as it goes (one JSON line per image or video frame, flushed as it is written)
+and, from it, DIR/results.json in COCO keypoint-results format (image_id, category_id, keypoints
+[x, y, score] x K, score, bbox, file_name) at the end. Boxes come from --detections (COCO results format: entries matched to
 images by image_id, which is the number in COCO-style file names such as 000000397133.jpg or the frame
 index of a video, or by a file_name field); or from --detector (a person detector ONNX or engine, e.g. an
 Ultralytics YOLO export or one imported by vitpose-export --detector; the results' scores then include the
 detector's box scores); with neither, every image gets one whole-image box.
 Image ids: COCO ids from COCO-style names, else the position in the sorted folder. --render also
 writes the images (DIR/<file name>) or the video (DIR/<stem>.mp4) with the skeletons drawn.
+
+Long runs lose nothing: files in a folder that cannot be read (not an image, truncated, empty, no
+permission) are skipped with a warning and listed at the end (--strict stops at the first instead); a
+video that stops decoding ends the run there. Ctrl-C or SIGTERM finishes the frame at hand, writes the
+results so far (and a playable rendered video) and stops; --resume continues from DIR/results.jsonl.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_verbose_flag, run_command
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    add_verbose_flag,
+    run_command,
+    stopped_message,
+)
 
 DEFAULT_OUTPUT = "out"
 RESULTS_FILE = "results.json"
+STREAM_FILE = "results.jsonl"
 #: --category-id value that keeps every detection, whatever its category.
 ALL_CATEGORIES = "all"
 
@@ -52,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
                    help=f"--render: draw keypoints scoring above T (default {DEFAULT_SCORE_THRESHOLD})")
     p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, torch, tensorrt or torch-cuda")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first unreadable file of a folder (default: skip it with a warning)")
+    p.add_argument("--resume", action="store_true", help=f"continue a stopped run from DIR/{STREAM_FILE}, "
+                   "skipping the images / frames already done (same MODEL, INPUT and result options)")
     add_verbose_flag(p)
     return p
 
@@ -124,13 +142,38 @@ class _Renderer:
             self.video = self.stack.enter_context(VideoOutput(target, self.source.fps, (width, height)))
         self.video.write(drawn)
 
+    def replay(self, records: Iterable[dict]) -> None:
+        """Draw again the video frames a stopped run did, from their poses in the stream (no estimation),
+        so the video a resumed run writes is whole. `records` are frames 0, 1, ... in order (a video's
+        stream is written in frame order), read alongside the video's frames."""
+        from ..apps.results_stream import poses_from_record
+
+        frames = None
+        for record in records:
+            frames = frames or self.source.frames()
+            frame = next(frames, None)
+            if frame is None or frame.index != record["frame"]:
+                return
+            self(frame, poses_from_record(record, self.keypoints.num_keypoints))
+
+
+def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
+    """What a resumed run must share with the stopped one: the options that change the results."""
+    def where(path: str | None) -> str | None:
+        return str(Path(path).resolve()) if path is not None and Path(path).exists() else path
+
+    return {"command": "vitpose-infer", "model": where(args.model), "input": where(args.input), "inputs": inputs,
+            "detections": where(args.detections), "category_id": args.category_id,
+            "min_box_score": args.min_box_score, "backend": args.backend, "detector": where(args.detector),
+            "detector_threshold": args.detector_threshold, "max_persons": args.max_persons}
+
 
 def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..apps.detections import Detections
-    from ..apps.inference import estimator_for, results_for_frames, whole_image_boxes
+    from ..apps.inference import estimator_for, run_frames, whole_image_boxes
     from ..apps.media import MediaSource
-    from ..atomic_files import write_text_atomically
+    from ..apps.streamed_runs import SkippedInputs, StreamedRun
 
     category = _category(args.category_id)
     source = MediaSource(args.input)
@@ -141,6 +184,11 @@ def _infer(args: argparse.Namespace) -> int:
             print(f"note: skipped {detections.skipped} detections with zero width or height")
     estimator = estimator_for(args.model, args.backend, args.threads)
     output = Path(args.output)
+    run = StreamedRun(output / STREAM_FILE, _run_identity(args, len(source)), args.resume)
+    if args.resume:
+        print(_resume_note(run, source))
+    # A single image file is the whole input: unreadable, it is an error, not a skip.
+    skipped = SkippedInputs(strict=args.strict or not (source.is_video or source.path.is_dir()))
 
     def boxes_for(frame):
         return whole_image_boxes(frame) if detections is None else detections.boxes_for(frame.image_id, frame.name)
@@ -154,21 +202,66 @@ def _infer(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         render = _Renderer(source, output, estimator.keypoints, args.score_threshold, stack) if args.render else None
-        results, run = results_for_frames(estimator, source, boxes_for, on_poses=render, total=len(source) or None)
-    if detections is not None and len(detections) and run.poses == 0:
+
+        def on_frame(frame, poses, record):
+            run.write(record)
+            if render is not None:
+                render(frame, poses)
+
+        def loop(stop):
+            if render is not None and source.is_video:
+                render.replay(run.iter_records())
+            frames = source.frames(run.done_names, skipped)
+            return run_frames(estimator, frames, boxes_for, on_frame, stop=stop,
+                              total=max(0, len(source) - run.done_count) or None)
+
+        summary = run.execute(loop, output / RESULTS_FILE)
+    if summary is not None:
+        _print_notes(args, summary, detections, render)
+    return _closing_report(args, source, run, summary, skipped)
+
+
+def _print_notes(args: argparse.Namespace, summary, detections, render) -> None:
+    """Hints about a run that worked but may not have done what was meant."""
+    if detections is not None and len(detections) and summary.frames and not summary.poses:
         print(f"warning: none of the {len(detections)} detections matched a frame (by image_id or file_name)")
-    write_text_atomically(output / RESULTS_FILE, json.dumps(results))
-    if render is not None and run.poses and not render.drawn_keypoints:
+    if render is not None and summary.poses and not render.drawn_keypoints:
         print(f"note: no keypoint scored above --score-threshold {args.score_threshold}, so only the boxes are "
               "drawn (random weights? give real ones, e.g. a Hub id such as usyd-community/vitpose-base-simple)")
-    print(run.describe())
-    print(f"wrote {output / RESULTS_FILE}" + (f" and the rendered {'video' if source.is_video else 'images'}"
-                                                if args.render else ""))
-    return 0
+
+
+def _resume_note(run, source) -> str:
+    unit = "frames" if source.is_video else "images"
+    if not run.done_count:
+        return f"--resume: nothing done yet in {run.stream.path}; starting from the beginning"
+    return f"--resume: {run.done_count} of {len(source)} {unit} already done in {run.stream.path}; continuing"
+
+
+def _closing_report(args: argparse.Namespace, source, run, summary, skipped) -> int:
+    """Print how the run ended (skipped inputs, results written, how to continue); return the exit code."""
+    unit = "frames" if source.is_video else "images"
+    results = Path(args.output) / RESULTS_FILE
+    if summary is not None:
+        print(summary.describe())
+    counts = f"{run.frames_done} of {len(source)}" if len(source) else f"{run.frames_done}"
+    if run.stopped_by is not None:
+        if skipped:
+            print(skipped.summary())
+        progress = (f"after {counts} {unit}; their results are in {results} (and {run.stream.path})"
+                    + (", the rendered video is closed and plays" if args.render and source.is_video else ""))
+        print(stopped_message("vitpose-infer", run.stopped_by, progress, args.argv), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{counts} {unit} done" + (f", {skipped.summary()}" if skipped else ""))
+    print(f"wrote {results} (stream: {run.stream.path})" + (
+        f" and the rendered {'video' if source.is_video else 'images'}" if args.render else ""))
+    return EXIT_SKIPPED if skipped else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(_infer, parser(), argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = parser()
+    p.set_defaults(argv=argv)  # for the command that continues a stopped run
+    return run_command(_infer, p, argv)
 
 
 if __name__ == "__main__":
