@@ -1,5 +1,6 @@
-"""Tracked poses drawn on video frames: the skeletons (`render.drawn_poses`), each track's id in its own
-colour above its box, and a short trail of where its feet (the box's bottom centre) have been."""
+"""Tracked poses drawn on video frames: the skeletons (`render.drawn_poses`), each track's box and id in a
+colour of its own (the id above the box, or inside it at the top of the frame), and a short trail of where its
+feet (the box's bottom centre) have been."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from ..dependencies import import_optional
 from ..keypoints import KeypointSet
-from .render import DEFAULT_SCORE_THRESHOLD, PIXELS_PER_LINE_WIDTH, drawn_poses
+from .render import DEFAULT_SCORE_THRESHOLD, PIXELS_PER_LINE_WIDTH, drawn_poses, visible_box_corners
 
 #: Frames of history a trail shows; a track unseen for this long is forgotten.
 TRAIL_FRAMES = 20
@@ -66,7 +67,10 @@ def drawn_tracks(image: np.ndarray, poses, track_ids: np.ndarray, trails: TrackT
         trail = np.round(np.array(trails.points(track), np.float64)).astype(np.int32)
         if len(trail) > 1:
             cv2.polylines(canvas, [trail.reshape(-1, 1, 2)], False, color, width, cv2.LINE_AA)
+        cv2.rectangle(canvas, *visible_box_corners(box, canvas.shape[:2], width), color, width, cv2.LINE_AA)
+        label, scale = f"#{track}", FONT_SCALE_PER_LINE_WIDTH * width
+        (_, text_height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, width)
         x, y = round(float(box[0])), round(float(box[1])) - LABEL_GAP_PER_LINE_WIDTH * width
-        cv2.putText(canvas, f"#{track}", (max(0, x), max(y, 0)), cv2.FONT_HERSHEY_SIMPLEX,
-                    FONT_SCALE_PER_LINE_WIDTH * width, color, width, cv2.LINE_AA)
+        y = y if y >= text_height else round(float(box[1])) + text_height + LABEL_GAP_PER_LINE_WIDTH * width
+        cv2.putText(canvas, label, (max(0, x), y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, width, cv2.LINE_AA)
     return canvas
