@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.cuda_device import cupy_module
+from ..runtime.cuda_device import cuda_device, cupy_module
 from ..runtime.cuda_staging import PinnedUpload, gpu_array_as_cupy
 from ..runtime.poses import Poses
 from ..validation import is_gpu_array
@@ -45,8 +45,8 @@ class GpuStages:
     `PersonDetector` and a `PoseEstimator` on CUDA backends; queue_depth: the `VideoPoses` queue depth."""
 
     def __init__(self, detector, estimator, queue_depth: int):
-        cp = cupy_module("GPU video pipelining")
-        self._cp = cp
+        cuda_device(feature="GPU video pipelining")  # DeviceError here, not a CUDA error later, without a GPU
+        cp = self._cp = cupy_module("GPU video pipelining")
         self.detector, self.estimator = detector, estimator
         self.detect_stream = cp.cuda.Stream(non_blocking=True)
         self.pose_stream = cp.cuda.Stream(non_blocking=True)
