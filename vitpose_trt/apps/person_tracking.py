@@ -2,10 +2,12 @@
 
 Per detection frame (`update`): every track's box is predicted by its Kalman filter (`box_motion`); the
 confident detections (score >= high_score) are matched to the confirmed tracks, lost ones included, by IoU
-with one linear assignment; the tracks still unmatched that were seen last frame get a second chance with
-the weak detections (low_score <= score < high_score: a partly occluded person scores low); tracks left
-over become lost, and stay matchable for `max_lost_frames` frames, which is what keeps an id through a
-short occlusion. A new track needs a confident detection (>= new_track_score) and is only reported once a
+with one linear assignment; the tracks still unmatched get a second chance with the weak detections
+(low_score <= score < high_score: a partly occluded person scores low) at a stricter IoU (low_match_iou).
+ByteTrack gives that chance only to tracks seen in the previous frame; giving it to lost tracks too revives
+a person who stays partly hidden after a missed detection (benchmarks/video: fewer misses and id switches
+on the crowd scenes). Tracks left over become lost, and stay matchable for `max_lost_frames` frames, which
+is what keeps an id through a short occlusion. A new track needs a confident detection (>= new_track_score) and is only reported once a
 second detection confirms it (tracks of the very first frame are confirmed at once).
 
 Frames without detection (`carry`, for detecting every N frames): the tracked persons' boxes are their
@@ -108,8 +110,8 @@ class PersonTracker:
         predicted = self._motion.boxes()
         confirmed = np.array([i for i, t in enumerate(self._tracks) if t.confirmed], np.int64)
         free_high = self._associate(confirmed, high, predicted, boxes, self.match_iou, matched)
-        recent = np.array([i for i in confirmed if matched[i] < 0 and self._tracks[i].tracked], np.int64)
-        self._associate(recent, low, predicted, boxes, self.low_match_iou, matched)
+        left = np.array([i for i in confirmed if matched[i] < 0], np.int64)
+        self._associate(left, low, predicted, boxes, self.low_match_iou, matched)
         unconfirmed = np.array([i for i, t in enumerate(self._tracks) if not t.confirmed], np.int64)
         free_high = self._associate(unconfirmed, free_high, predicted, boxes, self.unconfirmed_match_iou, matched)
         self._apply(matched, boxes, scores)
