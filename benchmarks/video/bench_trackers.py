@@ -109,9 +109,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the rows and the summary here")
     args = parser.parse_args()
-    from tracking_scenes import SCENES
-
     from importlib.metadata import PackageNotFoundError, version
+
+    from tracking_scenes import SCENES
 
     try:
         trackers = version("trackers")

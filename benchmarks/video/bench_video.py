@@ -207,11 +207,12 @@ def _summary(key, rows: list[dict]) -> dict:
 def markdown(summary: list[dict], env: dict, args) -> str:
     by_key = {(r["persons"], r["detect_every"], r["mode"]): r for r in summary}
     loads = [x for r in summary for x in r["load_before"]]
-    lines = [f"CPU: {env['cpu']}; {args.frames} frames of 1280x720 per run, median of {args.rounds} interleaved rounds; "
-             f"load average before the runs {min(loads):.1f}-{max(loads):.1f}; rendered as {summary[0]['codec']}. "
-             f"ONNX Runtime threads: {args.threads} per model (split: detector 1).", "",
-             "| persons | detect every | serial frames/s | pipelined | pipelined-split | decode | detect | track | pose | "
-             "smooth | render |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    heading = (f"CPU: {env['cpu']}; {args.frames} frames of 1280x720 per run, median of {args.rounds} interleaved "
+               f"rounds; load average before the runs {min(loads):.1f}-{max(loads):.1f}; rendered as "
+               f"{summary[0]['codec']}. ONNX Runtime threads: {args.threads} per model (split: detector 1).")
+    columns = ("| persons | detect every | serial frames/s | pipelined | pipelined-split | decode | detect | track | "
+               "pose | smooth | render |")
+    lines = [heading, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (persons, every, mode), row in sorted(by_key.items()):
         if mode != "serial":
             continue
@@ -220,8 +221,8 @@ def markdown(summary: list[dict], env: dict, args) -> str:
         lines.append(f"| {persons} | {every} | {rates[0]:.2f} | {rates[1]:.2f} ({rates[1] / rates[0]:.2f}x) | "
                      f"{rates[2]:.2f} ({rates[2] / rates[0]:.2f}x) | {s['decode']:.1f} | {s['detect']:.1f} | "
                      f"{s['track']:.1f} | {s['pose']:.1f} | {s['smooth']:.1f} | {s['render']:.1f} |")
-    lines += ["", "Stage columns: ms per frame in the serial run (detect: averaged over all frames, so detecting every "
-              "3rd frame shows a third of a detection)."]
+    lines += ["", ("Stage columns: ms per frame in the serial run (detect: averaged over all frames, so detecting "
+                   "every 3rd frame shows a third of a detection).")]
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "detect"))
-from detector_models import CELL, export_detector, paint_person  # noqa: E402
+from detector_models import CELL, export_detector, paint_person
 
 FRAME_SIZE = (320, 256)  # width, height
 FPS = 10.0

@@ -135,7 +135,7 @@ class _PyAvReader:
     FFmpeg cannot open the URL either."""
 
     def __init__(self, url: str):
-        import av  # noqa: PLC0415 - optional
+        import av
 
         try:
             self._container = av.open(url)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..atomic_files import staged_path
 from ..dependencies import import_optional
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from .image_files import UnreadableImage, image_from_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")

@@ -76,7 +76,7 @@ class PoseSmoother:
     loses its filter, so it starts afresh when it comes back. Parameters: `OneEuroFilter`'s."""
 
     def __init__(self, min_cutoff: float = MIN_CUTOFF_HZ, beta: float = BETA, d_cutoff: float = D_CUTOFF_HZ):
-        self._settings = dict(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff)
+        self._settings = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff}
         OneEuroFilter(**self._settings)  # checks them now
         self._filters: dict[int, OneEuroFilter] = {}
 
