@@ -83,8 +83,8 @@ def long_walk(tmp_path_factory):
 def test_ctrl_c_keeps_a_playable_video_says_where_it_stopped_and_resume_goes_on(tiny_onnx, grid_detector_onnx,
                                                                                  long_walk, tmp_path):
     out = tmp_path / "out"
-    command = _infer(tiny_onnx, long_walk, "--detector", grid_detector_onnx, "--track", "--detect-every", "2",
-                     "--render", "--output", out)
+    command = _infer(tiny_onnx, long_walk, "--detector", grid_detector_onnx, "--detector-threads", "1", "--track",
+                     "--detect-every", "2", "--render", "--output", out)
     with open(tmp_path / "err.txt", "w") as err:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + TIMEOUT_S
@@ -129,6 +129,7 @@ def test_tracking_option_errors_exit_2(tiny_onnx, grid_detector_onnx, walking_vi
         "--track needs --detector": ["--track"],
         "--detect-every and --smooth/--no-smooth need --track": ["--detector", grid_detector_onnx, "--no-smooth"],
         "--detect-every 0 must be at least 1": ["--detector", grid_detector_onnx, "--track", "--detect-every", "0"],
+        "--detector-threads needs --detector": ["--detector-threads", "1"],
     }
     for expected, extra in cases.items():
         assert main([str(tiny_onnx), str(video), *map(str, extra), "--output", str(tmp_path)]) == 2, expected

@@ -79,6 +79,8 @@ def test_leaving_the_loop_early_stops_the_background_threads(top_down, walking_v
         if result.index == 2:
             break
     assert video.frames == 2  # the third was handed out, then the loop stopped
+    with pytest.raises(ConfigError, match="runs once"):
+        next(iter(video))
     iterator = iter(VideoPoses(top_down, path))
     next(iterator)
     iterator.close()

@@ -47,6 +47,7 @@ class GpuStages:
     def __init__(self, detector, estimator, queue_depth: int):
         cuda_device(feature="GPU video pipelining")  # DeviceError here, not a CUDA error later, without a GPU
         cp = self._cp = cupy_module("GPU video pipelining")
+        self._device = cp.cuda.Device()  # the caller's current device; the detection thread makes it its own
         self.detector, self.estimator = detector, estimator
         self.detect_stream = cp.cuda.Stream(non_blocking=True)
         self.pose_stream = cp.cuda.Stream(non_blocking=True)
@@ -58,7 +59,7 @@ class GpuStages:
         slot = self._slots[self._next]
         self._next = (self._next + 1) % len(self._slots)
         stream = self.detect_stream
-        with stream:
+        with self._device, stream:
             if slot.released is not None:
                 stream.wait_event(slot.released)  # the pose stream is done with the frame this slot held
             image = self._on_device(frame.image, slot, stream)

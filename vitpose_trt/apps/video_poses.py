@@ -89,7 +89,7 @@ class VideoPoses:
     run the detector on every Nth frame only (needs track). fps: frame rate for time stamps of sources
     without any (a folder): None = the source's, else 30. done / on_unreadable: as `MediaSource.frames`.
     on_stage(name, seconds): told the time of every stage (`STAGES`) of every frame, from the stage's thread.
-    `stage_seconds` sums them; `frames` counts the frames given out.
+    `stage_seconds` sums them; `frames` counts the frames given out. A `VideoPoses` is iterated once.
     """
 
     def __init__(self, pipeline, source, *, track: bool = True, smooth: bool | None = None, detect_every: int = 1,
@@ -118,12 +118,16 @@ class VideoPoses:
         self._lock = threading.Lock()
         self._stages = _stages_for(pipeline.detector, pipeline.estimator, queue_depth)
         self._last: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # track id -> box, keypoints, scores
+        self._started = False
 
     def __repr__(self) -> str:
         return (f"VideoPoses({self.pipeline!r}, track={self.track}, smooth={self.smooth}, "
                 f"detect_every={self.detect_every}, pipelined={self.pipelined})")
 
     def __iter__(self) -> Iterator[FramePoses]:
+        if self._started:
+            raise ConfigError("a VideoPoses runs once (its tracker and smoother hold the video's state): make a new one")
+        self._started = True
         frames = self._timed(self.source.frames(self.done, self.on_unreadable), "decode")
         if self.pipelined:
             frames = prefetched(frames, self.queue_depth, "vitpose-decode")
