@@ -135,3 +135,15 @@ def test_rendered_videos_play_in_either_codec_and_odd_sizes_fall_back_to_mp4v(tm
     with pytest.raises(ConfigError, match="unknown video codec"), VideoOutput(tmp_path / "x.mp4", 10.0, (64, 48), "vp9"):
         pass
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_trails_keep_the_last_frames_of_each_track_and_forget_tracks_gone_that_long():
+    from vitpose_trt.apps.track_render import TrackTrails, track_color
+
+    trails = TrackTrails(length=3)
+    for step in range(5):
+        ids = np.array([1, 2] if step < 2 else [1])
+        trails.update(ids, np.array([[step, 0.0, step + 2, 10.0]] * len(ids)))
+    assert trails.points(1) == [(3.0, 10.0), (4.0, 10.0), (5.0, 10.0)]  # feet: bottom centre, oldest first
+    assert trails.points(2) == [] and len(trails) == 1  # unseen for 3 frames: forgotten
+    assert len({track_color(i) for i in range(1, 11)}) == 10
