@@ -11,7 +11,8 @@ tracking, poses and smoothing run on those. Rendered output: H.264 through PyAV 
 
 Modes: "serial" (every stage in one thread, both models on --threads), "pipelined" (threads, both models on
 --threads: on 2 cores the two inferences then oversubscribe them), "pipelined-split" (threads, the detector on
-one thread). Cases run interleaved, round by round (persons x detect every 1/3 x mode), the load average
+one thread). On a GPU machine pass engines (--detector det.engine --pose pose.engine): both on CUDA, `VideoPoses` runs
+detection and poses on two CUDA streams. Cases run interleaved, round by round (persons x detect every 1/3 x mode), the load average
 recorded before each. Reproduce (repository root): python benchmarks/video/bench_video.py
 """
 
@@ -159,10 +160,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--persons", default=",".join(map(str, PERSONS)))
+    parser.add_argument("--detector", type=Path, help="detector file instead of the YOLO11n-sized ONNX (e.g. an engine)")
+    parser.add_argument("--pose", type=Path, help="pose model file instead of ViTPose-S CPU int8 (e.g. an engine)")
     args = parser.parse_args()
     import vitpose_trt as vt
 
-    detector_path, pose_path = prepared_models(Path(args.cache))
+    detector_path, pose_path = (args.detector, args.pose) if args.detector and args.pose else prepared_models(
+        Path(args.cache))
     estimator = vt.PoseEstimator(pose_path, threads=args.threads)
     detectors = {threads: vt.PersonDetector(detector_path, threads=threads) for threads in {args.threads, 1}}
     models = {mode: (detectors[threads or args.threads], estimator) for mode, (_, threads) in MODES.items()}
