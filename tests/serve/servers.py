@@ -159,3 +159,13 @@ def reference_poses(model_path: Path, cases: list[tuple[np.ndarray, np.ndarray]]
                    env=env, timeout=START_TIMEOUT_S)
     out = np.load(out_path)
     return [{"keypoints": out[f"keypoints_{i}"], "scores": out[f"scores_{i}"]} for i in range(len(cases))]
+
+
+def stats_after(client, requests: int, model: str = "vitpose", timeout_s: float = 10.0):
+    """`client.batch_stats(model)` once it counts `requests` requests (Triton records them after answering)."""
+    deadline = time.monotonic() + timeout_s
+    stats = client.batch_stats(model)
+    while stats.requests < requests and time.monotonic() < deadline:
+        time.sleep(POLL_S / 3)
+        stats = client.batch_stats(model)
+    return stats

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 import urllib.request
 
 import numpy as np
 import pytest
-from servers import LOOPBACK, port_open, reference_poses
+from servers import LOOPBACK, port_open, reference_poses, stats_after
 
 from vitpose_trt.runtime import PoseEstimator
 from vitpose_trt.serve import PoseClient
@@ -149,16 +148,6 @@ def test_concurrent_requests_are_batched(server, references, astronaut_rgb):
     executions = _metric(metrics, "nv_inference_exec_count", "vitpose")
     requests = _metric(metrics, "nv_inference_request_success", "vitpose")
     assert requests > executions, (requests, executions)  # batched: fewer executions than requests
-
-
-def _stats_after(client, requests: int, timeout_s: float = 10.0):
-    """The batch statistics once they count `requests` requests (Triton records them after answering)."""
-    deadline = time.monotonic() + timeout_s
-    stats = client.batch_stats()
-    while stats.requests < requests and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stats = client.batch_stats()
-    return stats
 
 
 def _metric(text: str, name: str, model: str) -> float:

@@ -33,9 +33,10 @@ def detection_modules():
 
 
 def top_down_pipeline(detector_path: str, estimator):
-    """`TopDown(PersonDetector(detector_path), estimator)`: image -> boxes -> poses."""
+    """`TopDown(PersonDetector(detector_path), estimator)`: image -> boxes -> poses, both models taking the
+    estimator's color order."""
     detect, top_down = detection_modules()
-    return top_down.TopDown(detect.PersonDetector(detector_path), estimator)
+    return top_down.TopDown(detect.PersonDetector(detector_path, color=estimator.color), estimator)
 
 
 def instance_builder(make_estimator: Callable, detector: str | None, limits: RequestLimits,
