@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError, VitPoseError
-from .stats import latency_stats
+from .stats import MS_PER_S, latency_stats
 
 #: Request ids shift the boxes by this many px each (ids repeat after ID_CYCLE requests).
 ID_STEP_PX = 0.25
@@ -110,7 +110,25 @@ def load_report(records: list, failures: list, plan: LoadPlan, wall_s: float, pe
     }
     report["persons_per_s"] = report["requests_per_s"] * persons
     report["latency_ms"] = latency_stats(latencies).to_dict() if latencies else None
+    report["latency_samples_ms"] = [round(s * MS_PER_S, 3) for s in latencies]
     return report
+
+
+#: Counts that add up when several load runs are merged.
+_COUNTS = ("requests", "answered", "failed", "lost", "duplicated", "mismatched", "wall_s")
+
+
+def merged_load_report(reports: list[dict]) -> dict:
+    """One report for several runs of the same load (say, rounds interleaved with another system's):
+    counts and wall time add up, throughput is answered / wall time, latency over all samples."""
+    merged = {**reports[0], **{key: sum(r[key] for r in reports) for key in _COUNTS}, "runs": len(reports)}
+    merged["failures"] = [f for r in reports for f in r["failures"]][:5]
+    merged["latency_samples_ms"] = [s for r in reports for s in r["latency_samples_ms"]]
+    merged["requests_per_s"] = merged["answered"] / merged["wall_s"] if merged["wall_s"] > 0 else 0.0
+    merged["persons_per_s"] = merged["requests_per_s"] * merged["persons_per_request"]
+    samples = np.asarray(merged["latency_samples_ms"]) / MS_PER_S
+    merged["latency_ms"] = latency_stats(samples).to_dict() if samples.size else None
+    return merged
 
 
 def server_sender(url: str, protocol: str = "grpc", encode: str | None = None, color: str = "rgb") -> Callable[[], Sender]:

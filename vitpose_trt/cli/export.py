@@ -86,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
                    help="TensorRT-RTX targets, comma separated, e.g. 8.6,8.9 (default: RTX's own set)")
     e.add_argument("--timing-cache", metavar="PATH", help="persistent timing cache file (TensorRT only)")
     e.add_argument("--force", action="store_true", help="rebuild the engine even if nothing changed")
+    _add_triton_arguments(p)
+    add_verbose_flag(p)
+    return p
+
+
+def _add_triton_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("Triton model repository")
     t.add_argument("--triton-repo", metavar="REPO", help="also write a Triton model repository here")
     t.add_argument("--triton-net", metavar="{tensorrt,onnxruntime,python}", help="how Triton runs the network "
@@ -93,8 +99,6 @@ def parser() -> argparse.ArgumentParser:
                    "inside a Python-backend model, for servers without the onnxruntime backend)")
     t.add_argument("--triton-instances", type=int, default=1, metavar="N",
                    help="instances of the network per GPU (tensorrt) or on the CPU (default 1)")
-    add_verbose_flag(p)
-    return p
 
 
 def _checked_names(args: argparse.Namespace) -> None:
@@ -206,8 +210,9 @@ def _repository_options(args: argparse.Namespace):
 
     if args.triton_net == "tensorrt" and args.builder == "none":
         raise ConfigError("--triton-net tensorrt needs an engine: drop --builder none")
+    repository = RepositoryOptions(net_backend=args.triton_net, net_instances=args.triton_instances)
     _checked_output(args.triton_repo)
-    return RepositoryOptions(net_backend=args.triton_net, net_instances=args.triton_instances)
+    return repository
 
 
 def _write_repository(args: argparse.Namespace, repository, model_path: Path) -> None:

@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from ..serve.instances import handlers_per_instance
     from ..serve.models import detection_modules, instance_builder, served_models
     from ..serve.protocol import POSE_MODEL, RequestLimits
     from ..serve.server import ServerOptions, pytriton_modules, serve
@@ -83,17 +84,11 @@ def _serve(args: argparse.Namespace) -> int:
                                                    threads=args.threads), args.detector, limits)
     first = build()
     estimator = first[POSE_MODEL].estimator
-    handlers = _handlers(build, first, estimator.backend.device, args.instances)
+    handlers = handlers_per_instance(build, first, estimator.backend.device, args.instances)
     models = served_models(handlers, estimator.keypoints.num_keypoints)
     serve(models, options, stop, on_ready=lambda: _say_ready(options, models))
     print("vitpose-serve: stopped", flush=True)
     return 0
-
-
-def _handlers(build, first, device, instances):
-    from ..serve.instances import handlers_per_instance
-
-    return handlers_per_instance(build, first, device, instances)
 
 
 def _stop_on_signals() -> threading.Event:
