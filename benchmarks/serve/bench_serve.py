@@ -38,6 +38,8 @@ START_TIMEOUT_S, STOP_TIMEOUT_S, TIME_LIMIT_S = 180, 60, 900
 MAX_BATCH, QUEUE_DELAY_US = 8, 2000
 #: The issue's bar: served throughput at least this fraction of in-process (serving overhead under 10%).
 MIN_RATIO = 0.9
+#: Requests of the serving-path-only run (no inference: fast).
+OVERHEAD_REQUESTS = 256
 
 
 def free_ports(count: int) -> list[int]:
@@ -141,6 +143,54 @@ def markdown(results: list[dict], setup: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def overhead_run(model: Path, image, boxes, plan: LoadPlan) -> dict:
+    """The serving path alone: a server (in this process) whose handler checks each request like the real
+    one and answers canned poses without inference; its throughput is the ceiling serving puts on a model,
+    its CPU per request (client + PyTriton proxy + checks, this process) the overhead per request."""
+    import threading
+
+    from vitpose_trt.serve.handlers import response_from_poses
+    from vitpose_trt.serve.models import served_models
+    from vitpose_trt.serve.protocol import RequestLimits
+    from vitpose_trt.serve.request_inputs import boxes_from_request, image_from_request
+    from vitpose_trt.serve.server import ServerOptions, serve
+
+    canned = PoseEstimator(model, color="rgb", threads=1)(image, boxes)
+
+    def no_inference(requests):
+        answers = []
+        for request in requests:
+            image_from_request(request, "rgb", RequestLimits())
+            found = boxes_from_request(request, RequestLimits()).astype(np.float32)
+            answers.append(response_from_poses(type(canned)(canned.keypoints, canned.scores, found)))
+        return answers
+
+    http, grpc, metrics = free_ports(3)
+    stop, result = threading.Event(), {}
+
+    def load() -> None:
+        try:
+            before = os.times()
+            result.update(run_load(server_sender(f"{LOOPBACK}:{grpc}"), image, boxes, plan))
+            after = os.times()
+            result["cpu_ms_per_request"] = ((after.user + after.system) - (before.user + before.system)) * 1000 / \
+                plan.requests
+        finally:
+            stop.set()
+
+    options = ServerOptions(host=LOOPBACK, http_port=http, grpc_port=grpc, metrics_port=metrics)
+    serve(served_models({"vitpose": [no_inference]}, canned.num_keypoints), options, stop,
+          on_ready=lambda: threading.Thread(target=load).start())
+    return result
+
+
+def overhead_markdown(run: dict) -> str:
+    return (f"\nServing path alone (no inference, requests checked as usual, canned poses; {run['answered']} requests "
+            f"from {run['clients']} clients, 1 instance): {run['requests_per_s']:.0f} requests/s, p50 "
+            f"{run['latency_ms']['p50']:.1f} ms, p99 {run['latency_ms']['p99']:.1f} ms, "
+            f"{run['cpu_ms_per_request']:.1f} ms CPU per request in the client + serving process.\n")
+
+
 def _load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -161,17 +211,22 @@ def main() -> int:
     plan = LoadPlan(clients=args.clients, requests=args.requests, warmup=2, time_limit_s=TIME_LIMIT_S)
     load_before = _load()
     results = [model_result(model, args, image, boxes, plan, args.out) for model in args.models]
+    overhead = overhead_run(args.models[0], image, boxes,
+                            LoadPlan(clients=args.clients, requests=OVERHEAD_REQUESTS, warmup=2, time_limit_s=TIME_LIMIT_S))
     setup = {"clients": args.clients, "requests": args.requests, "rounds": args.rounds, "persons": args.persons,
              "threads": args.threads, "instances": args.instances, "image": label, "numpy": np.__version__,
              "machine": f"{platform.machine()}, {os.cpu_count()} cores", "load_before": load_before,
              "load_after": _load(), "min_ratio": MIN_RATIO}
+    overhead.pop("latency_samples_ms")
     for result in results:
         for report in (*result["served"].values(), result["in_process"]):
             report.pop("latency_samples_ms")
-    (args.out / "results.json").write_text(json.dumps({"setup": setup, "results": results}, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(results, setup))
-    print(markdown(results, setup))
-    runs = [run for result in results for run in (*result["served"].values(), result["in_process"])]
+    text = markdown(results, setup) + overhead_markdown(overhead)
+    (args.out / "results.json").write_text(json.dumps({"setup": setup, "results": results, "serving_path_only": overhead},
+                                                      indent=2) + "\n")
+    (args.out / "results.md").write_text(text)
+    print(text)
+    runs = [run for result in results for run in (*result["served"].values(), result["in_process"])] + [overhead]
     accounts = all(run["lost"] == run["duplicated"] == run["mismatched"] == run["failed"] == 0 for run in runs)
     return 0 if accounts else 1
 

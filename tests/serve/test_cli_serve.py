@@ -80,3 +80,14 @@ def test_the_server_finds_the_running_libpython_first():
 def test_server_options_are_checked():
     with pytest.raises(ConfigError):
         ServerOptions(queue_delay_us=-1)
+
+
+def test_a_port_in_use_is_a_user_error(served_onnx, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main([str(served_onnx), "--grpc-port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port} (grpc)" in capsys.readouterr().err

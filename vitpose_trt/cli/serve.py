@@ -4,7 +4,7 @@ Models: `vitpose` (image + person boxes -> keypoints, scores) and, with --detect
 (image -> boxes, keypoints, scores). Images travel as JPEG/PNG bytes (`image`) or raw (H, W, 3) uint8
 pixels (`image_raw`); see vitpose_trt/serve/protocol.py and docs/serving.md. Triton's dynamic batcher
 groups concurrent requests and the crops of all of them share inferences. GPU models get one instance per
-visible GPU; CPU models --instances (default 1). Health: GET /v2/health/ready on the HTTP port; metrics:
+visible GPU; CPU models --instances (default 2). Health: GET /v2/health/ready on the HTTP port; metrics:
 GET /metrics on the metrics port. SIGTERM stops gracefully (in-flight requests finish) and exits 0.
 """
 
@@ -28,6 +28,9 @@ from ..serve.server import (
 )
 from .common import add_verbose_flag, run_command
 
+#: CPU instances by default: with one, batches run one after another and the CPU idles during their Python
+#: parts (benchmarks/serve/README.md).
+DEFAULT_CPU_INSTANCES = 2
 #: Signals that stop the server gracefully.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -49,8 +52,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"most requests per batch (default {DEFAULT_MAX_BATCH})")
     p.add_argument("--queue-delay-us", type=int, default=DEFAULT_QUEUE_DELAY_US, metavar="US",
                    help=f"how long a request may wait for others to batch with (default {DEFAULT_QUEUE_DELAY_US})")
-    p.add_argument("--instances", type=int, default=1, metavar="N",
-                   help="instances of a CPU model (GPU models: one per visible GPU)")
+    p.add_argument("--instances", type=int, default=DEFAULT_CPU_INSTANCES, metavar="N",
+                   help=f"instances of a CPU model, sharing it (default {DEFAULT_CPU_INSTANCES}: one batch's crops and "
+                   "decoding overlap another's inference); GPU models get one per visible GPU")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads per inference (CPU backends)")
     p.add_argument("--max-boxes", type=int, default=MAX_BOXES, metavar="N", help=f"per request (default {MAX_BOXES})")
     p.add_argument("--max-image-pixels", type=int, default=MAX_IMAGE_PIXELS, metavar="N",
@@ -70,6 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     options = ServerOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
                             metrics_port=args.metrics_port, max_batch=args.max_batch,
                             queue_delay_us=args.queue_delay_us, exit_timeout_s=args.exit_timeout)
+    options.check_ports_free()
     limits = RequestLimits(max_image_pixels=args.max_image_pixels, max_encoded_bytes=MAX_ENCODED_BYTES,
                            max_boxes=args.max_boxes)
     if args.detector is not None:

@@ -42,6 +42,8 @@ from .repository_layout import (
 NET_BACKENDS = {"tensorrt": "tensorrt_plan", "onnxruntime": "onnxruntime_onnx", "python": None}
 #: Crops per network call of an ONNX network (an engine's comes from its profile).
 DEFAULT_NET_MAX_BATCH = 16
+#: CPU instances of the `vitpose` model: two, so that one batch's crops and decoding overlap another's network call.
+DEFAULT_POSE_INSTANCES = 2
 #: Requests per batch of the `vitpose` model, and how long one waits for others (microseconds).
 DEFAULT_MAX_BATCH, DEFAULT_QUEUE_DELAY_US = 8, 2000
 #: numpy dtype names -> config.pbtxt data types.
@@ -62,7 +64,7 @@ class RepositoryOptions:
     net_max_batch: int = DEFAULT_NET_MAX_BATCH
     net_instances: int = 1
     net_on_gpu: bool = False
-    pose_instances: int = 1
+    pose_instances: int = DEFAULT_POSE_INSTANCES
     max_batch: int = DEFAULT_MAX_BATCH
     queue_delay_us: int = DEFAULT_QUEUE_DELAY_US
     color: str = "rgb"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import socket
 import sysconfig
 import threading
 from collections.abc import Callable
@@ -66,6 +67,17 @@ class ServerOptions:
         if self.max_batch < 1 or self.queue_delay_us < 0 or self.exit_timeout_s < 0:
             raise ConfigError("max_batch must be >= 1, queue_delay_us and exit_timeout_s >= 0")
 
+    def check_ports_free(self) -> None:
+        """Raise `ConfigError` when a port cannot be bound on `host` (in use, or not an address of this machine)."""
+        for name, port in (("http", self.http_port), ("grpc", self.grpc_port), ("metrics", self.metrics_port)):
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((self.host, port))
+                except OSError as exc:
+                    raise ConfigError(f"cannot listen on {self.host}:{port} ({name}): {exc.strerror or exc}; pick "
+                                      f"another --{name}-port or --host") from None
+
 
 @dataclass(frozen=True)
 class ServedModel:
@@ -84,6 +96,7 @@ def serve(models: list[ServedModel], options: ServerOptions, stop: threading.Eve
     on_ready: called once every model is loaded and the ports listen. Raises `ServerStopped` when the
     server dies on its own, `MissingDependencyError` / `ConfigError` when PyTriton cannot run here.
     """
+    options.check_ports_free()
     triton_module, model_config = pytriton_modules()
     os.environ["LD_LIBRARY_PATH"] = library_path_with_running_libpython(os.environ.get("LD_LIBRARY_PATH", ""))
     triton = triton_module.Triton(config=_triton_config(triton_module, options),
