@@ -49,7 +49,7 @@ class GridYolo(torch.nn.Module):
     def forward(self, images):
         f = _cell_features(images)
         centres = _centres(images.shape[2], images.shape[3]).to(images)
-        scores = torch.zeros(f.shape[0], f.shape[1], NUM_CLASSES, dtype=images.dtype)
+        scores = torch.zeros(f.shape[0], f.shape[1], NUM_CLASSES, dtype=images.dtype, device=images.device)
         scores[..., 0], scores[..., CAR] = f[..., 0], f[..., 1]
         boxes = torch.cat([centres.expand(f.shape[0], -1, -1), f[..., 2:]], dim=-1)
         return torch.cat([boxes, scores], dim=-1).transpose(1, 2)
@@ -73,12 +73,12 @@ class GridDetr(torch.nn.Module):
     def forward(self, images):
         f = _cell_features(images)
         height, width = images.shape[2], images.shape[3]
-        probability = torch.full((f.shape[0], f.shape[1], NUM_CLASSES), EPS, dtype=images.dtype)
+        probability = torch.full((f.shape[0], f.shape[1], NUM_CLASSES), EPS, dtype=images.dtype, device=images.device)
         probability[..., 0], probability[..., CAR] = f[..., 0], f[..., 1]
         probability = probability.clamp(EPS, 1 - EPS)
         logits = torch.log(probability / (1 - probability))
         centres = _centres(height, width).to(images).expand(f.shape[0], -1, -1)
-        scale = torch.tensor([width, height, width, height], dtype=images.dtype)
+        scale = torch.tensor([width, height, width, height], dtype=images.dtype, device=images.device)
         return logits, torch.cat([centres, f[..., 2:]], dim=-1) / scale
 
 
@@ -148,7 +148,8 @@ class YoloShaped(torch.nn.Module):
             x = stage(x)
             raw = head(x)
             rows, cols = raw.shape[2], raw.shape[3]
-            ys, xs = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+            ys, xs = torch.meshgrid(torch.arange(rows, device=raw.device), torch.arange(cols, device=raw.device),
+                                    indexing="ij")
             grid = torch.stack([xs, ys]).to(raw).reshape(1, 2, -1)
             flat = raw.flatten(2)
             centres = (grid + torch.sigmoid(flat[:, :2])) * stride

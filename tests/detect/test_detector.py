@@ -131,3 +131,16 @@ def test_ultralytics_class_names_are_read(tmp_path):
     detector = vt.PersonDetector(path)
     assert detector.settings.class_names == ("forklift", "worker", "person") and detector.settings.classes == (2,)
     assert detector.settings.source == "ultralytics"
+
+
+def test_threads_share_a_detector_and_get_what_sequential_calls_get(grid_onnx):
+    from concurrent.futures import ThreadPoolExecutor
+
+    image, _, _ = _scene()
+    images = [image, np.zeros_like(image), np.ascontiguousarray(image[::-1]), np.ascontiguousarray(image[:, ::-1])]
+    detector = vt.PersonDetector(grid_onnx("yolo"), color="rgb")
+    expected = [detector(i) for i in images]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(detector, images * 5), expected * 5):
+                np.testing.assert_array_equal(got.boxes, want.boxes)

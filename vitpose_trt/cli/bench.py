@@ -5,11 +5,17 @@ Model-only mode times a backend's inference on ready-made crops; pipeline mode t
 is one result: latency p50/p90/p99, throughput, % of the device's measured matmul peak, peak memory.
 With no arguments: vitpose-b (random weights) on the best backend available here. Ctrl-C or SIGTERM
 drops the case at hand and writes the report (--json / --markdown / --plot) of the cases finished so far.
+
+With --server URL it load-tests a running pose server instead (vitpose-serve, or a Triton model
+repository's `vitpose` model): --clients concurrent clients send --requests requests in all (the image
+with --persons boxes each); it reports latency p50/p90/p99, throughput, and that every request got
+exactly one answer, its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +29,8 @@ DEFAULT_BATCHES = "1,8"
 #: Timed / warm-up calls per case when not given: few on a CPU (seconds per call), more on a GPU.
 DEFAULT_ITERS = {"cpu": 10, "cuda": 100}
 DEFAULT_WARMUP = {"cpu": 2, "cuda": 10}
+#: Server load test defaults: concurrent clients, requests in all, seconds before it stops sending.
+DEFAULT_CLIENTS, DEFAULT_REQUESTS, LOAD_TIME_LIMIT_S = 4, 64, 600.0
 #: Largest batch / persons accepted (a sanity bound; engines are built for far less).
 MAX_BATCH = 4096
 
@@ -47,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--markdown", help="write the report as Markdown here")
     p.add_argument("--plot", help="write a PNG plot of throughput vs batch here")
+    s = p.add_argument_group("server load test (--server)")
+    s.add_argument("--server", metavar="URL", help="host:port of a running pose server's gRPC (or --protocol http) port")
+    s.add_argument("--protocol", default="grpc", choices=("grpc", "http"))
+    s.add_argument("--clients", default=str(DEFAULT_CLIENTS), help=f"concurrent clients (default {DEFAULT_CLIENTS})")
+    s.add_argument("--requests", default=str(DEFAULT_REQUESTS), help=f"requests in all (default {DEFAULT_REQUESTS})")
+    s.add_argument("--encode", choices=(".jpg", ".png"), help="send the image as JPEG/PNG bytes (default: raw pixels)")
     p.add_argument("--cache-dir", help="where exported ONNX/engines are cached (default $VITPOSE_TRT_CACHE "
                                        "or ~/.cache/vitpose-trt/bench)")
     add_verbose_flag(p)
@@ -129,6 +143,10 @@ def _write_outputs(report: dict, outputs: dict) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.server is not None:
+        return _server_load(args)
+    if args.encode is not None or args.clients != str(DEFAULT_CLIENTS) or args.requests != str(DEFAULT_REQUESTS):
+        raise ConfigError("--clients, --requests and --encode are for --server")
     from ..apps.interruption import interrupt_on_sigterm
     from ..bench.artifacts import cache_dir
     from ..bench.plan import benchmark_plan
@@ -177,6 +195,38 @@ def _written_report(report: dict, outputs: dict) -> int:
     return EXIT_INTERRUPTED
 
 
+def _server_load(args: argparse.Namespace) -> int:
+    """--server: the load test (the model options do not apply)."""
+    from ..bench.pipeline import image_for_pipeline, person_boxes
+    from ..bench.server_load import LoadPlan, run_load, server_sender
+
+    model_only = [flag for flag, value in (("--backend", args.backend), ("--precision", args.precision),
+                                           ("--batch", args.batch), ("--plot", args.plot), ("--iters", args.iters),
+                                           ("--pipeline", args.pipeline or None)) if value is not None]
+    if model_only:
+        raise ConfigError(f"{', '.join(model_only)}: not for --server (the server runs its own model)")
+    output = _checked_output(args.json, "--json", ".json")
+    persons = _int(args.persons or "1", "--persons", 0, MAX_BATCH)
+    plan = LoadPlan(clients=_int(args.clients, "--clients", 1, MAX_BATCH), requests=_int(args.requests, "--requests", 1),
+                    warmup=_int(args.warmup, "--warmup", 0) if args.warmup is not None else 1,
+                    time_limit_s=LOAD_TIME_LIMIT_S)
+    image, color, label = image_for_pipeline(args.image)
+    sender = server_sender(args.server, args.protocol, args.encode, color)
+    report = {"server": args.server, "protocol": args.protocol, "image": label, "encode": args.encode,
+              **run_load(sender, image, person_boxes(image.shape, persons), plan)}
+    latency = report["latency_ms"] or {}
+    print(f"{report['answered']}/{plan.requests} answered ({report['failed']} failed, {report['lost']} lost, "
+          f"{report['duplicated']} duplicated, {report['mismatched']} mismatched) by {plan.clients} clients in "
+          f"{report['wall_s']:.2f} s: {report['requests_per_s']:.2f} requests/s, {report['persons_per_s']:.2f} "
+          f"persons/s; latency p50 {latency.get('p50', 0):.1f} ms, p99 {latency.get('p99', 0):.1f} ms")
+    if output:
+        from ..atomic_files import write_text_atomically
+
+        write_text_atomically(output, json.dumps(report, indent=2) + "\n")
+    account_ok = report["answered"] == plan.requests and not (report["duplicated"] or report["mismatched"])
+    return 0 if account_ok else 1
+
+
 def _pipeline_runner(args: argparse.Namespace):
     """`run_pipeline_case` bound to the image (--image, or scikit-image's astronaut)."""
     from functools import partial
@@ -188,10 +238,7 @@ def _pipeline_runner(args: argparse.Namespace):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = parser()
-    p.set_defaults(argv=argv)  # recorded in the report's "command"
-    return run_command(_bench, p, argv)
+    return run_command(_bench, parser(), argv)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ Writes DIR/<model>.onnx (fp32, checked against PyTorch), DIR/<model>-<precision>
 report beside each (<stem>.report.json: relative L2, cosine, argmax keypoint agreement vs fp32 PyTorch
 on held-out scikit-image photos), then (unless --builder none) the engine <stem>.engine and <stem>.json.
 
+--triton-repo REPO also writes a Triton model repository for a standalone tritonserver: the engine as a
+tensorrt_plan model (max_batch_size from the engine profile), or the ONNX as an onnxruntime_onnx model
+(--builder none), plus the `vitpose` Python-backend model clients call (crops and decoding with
+vitpose-trt, the network through BLS). See docs/serving.md.
+
 --target onnxruntime-cpu writes DIR/<model>-int8-cpu.onnx instead: ONNX Runtime's dynamic int8 (int8
 weights per channel, activations quantized at run time, every other op fp32), the flavour ONNX Runtime
 runs fastest on CPUs (the default TensorRT int8 keeps unquantized ops in fp16, which ONNX Runtime's CPU
@@ -40,6 +45,7 @@ from .export_detector import (
     checked_detector_arguments,
     export_detector_from,
 )
+from .export_triton import add_triton_arguments, repository_options, write_repository
 
 #: --builder none stops after the ONNX stage.
 BUILDER_CHOICES = (*BUILDERS, "none")
@@ -89,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
                    help="TensorRT-RTX targets, comma separated, e.g. 8.6,8.9 (default: RTX's own set)")
     e.add_argument("--timing-cache", metavar="PATH", help="persistent timing cache file (TensorRT only)")
     e.add_argument("--force", action="store_true", help="rebuild the engine even if nothing changed")
+    add_triton_arguments(p)
     add_detector_arguments(p)
     add_verbose_flag(p)
     return p
@@ -202,6 +209,7 @@ def _export(args: argparse.Namespace) -> int:
         return _export_detector(args)
     _checked_names(args)
     options = _build_options(args)
+    repository = repository_options(args, _checked_output)
     _checked_calibration(args)
     _checked_builder(options)
     _checked_output(args.output)
@@ -218,7 +226,10 @@ def _export(args: argparse.Namespace) -> int:
     result = export_precision(model, args.precision, args.output, calibration_crops=crops, opset=args.opset,
                               random_weights=args.weights is None, verbose=args.verbose, target=args.target)
     print(f"wrote {result.onnx} and {result.report_path}")
-    _build_engine(result.onnx, options, args.output)
+    engine = _build_engine(result.onnx, options, args.output)
+    served = engine if engine is not None and args.triton_net in (None, "tensorrt") else Path(result.onnx)
+    if repository is not None:
+        write_repository(args, repository, served)
     return 0
 
 
@@ -238,15 +249,16 @@ def _export_detector(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_engine(onnx_path: Path, options, output: str) -> None:
-    """Build `onnx_path`'s engine into `output` unless `options` is None (--builder none)."""
+def _build_engine(onnx_path: Path, options, output: str) -> Path | None:
+    """Build `onnx_path`'s engine into `output` unless `options` is None (--builder none); its path."""
     if options is None:
-        return
+        return None
     from ..engine.build import engine_from_onnx
 
     built = engine_from_onnx(onnx_path, options, Path(output))
     done = "up to date (use --force to rebuild)" if built.skipped else f"built in {built.build_seconds:.1f} s"
     print(f"engine {built.engine_path} {done}; metadata {built.sidecar_path}")
+    return Path(built.engine_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -291,10 +291,7 @@ def _closing_report(args: argparse.Namespace, source, run, summary, skipped) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = parser()
-    p.set_defaults(argv=argv)  # for the command that continues a stopped run
-    return run_command(_infer, p, argv)
+    return run_command(_infer, parser(), argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..runtime.backends import AUTO, open_backend
 from ..runtime.devices import array_module_for
 from ..runtime.stage_timing import OnStage, StageClock, StageTimed
+from ..runtime.thread_stages import StagePerThread
 from ..validation import checked_image
 from .decode import candidates_from_outputs, image_detections
 from .fitting import fit_for
@@ -68,7 +69,9 @@ class PersonDetector(StageTimed):
         self.color = color
         self._xp = array_module_for(self.backend.device)
         self._input = self.backend.io.input(self.settings.input_name)
-        self._stage = detector_input_stage(self.backend.device, color, self.settings)
+        # Thread-safe backends: an input stage (its buffers) per thread, no lock. Others: calls take turns.
+        self._stages = StagePerThread(lambda: detector_input_stage(self.backend.device, color, self.settings),
+                                      shared=not self.backend.thread_safe)
         self._turns = nullcontext() if self.backend.thread_safe else threading.Lock()
         self.sync_stages = sync_stages
 
@@ -92,12 +95,12 @@ class PersonDetector(StageTimed):
         return results
 
     def _chunk(self, images: list) -> list[Detections]:
-        s = self.settings
+        s, stage = self.settings, self._stages.get()
         with self._clock("fit"):
             fits = [fit_for(image.shape[:2], s.input_size, s.resize) for image in images]
-            inputs = self._stage.batch(len(images), self.backend.input_buffer(self._input.name))
+            inputs = stage.batch(len(images), self.backend.input_buffer(self._input.name))
             for row, (image, fit) in enumerate(zip(images, fits)):
-                self._stage.write(image, fit, inputs, row)
+                stage.write(image, fit, inputs, row)
         with self._clock("infer"):
             outputs = self.backend.run({self._input.name: inputs.astype(self._input.dtype, copy=False)})
         with self._clock("decode"):

@@ -28,6 +28,7 @@ from .person_chunks import Segment, chunks_of_persons
 from .pose_model import pose_metadata_for
 from .poses import Poses
 from .stage_timing import OnStage, StageClock, StageTimed
+from .thread_stages import StagePerThread
 
 #: Flip test runs every crop twice: as it is and mirrored.
 FLIP_COPIES = 2
@@ -79,9 +80,8 @@ class PoseEstimator(StageTimed):
         self._xp = array_module_for(self.backend.device)
         self.sync_stages = sync_stages
         # Thread-safe backends: one crop stage per thread, no lock. Others: one stage, calls take turns.
-        self._thread_stages = threading.local()
-        self._thread_stages.stage = crop_stage_for(self.backend.device, color, settings)
-        self._shared_stage = None if self.backend.thread_safe else self._thread_stages.stage
+        self._stages = StagePerThread(lambda: crop_stage_for(self.backend.device, color, settings),
+                                      shared=not self.backend.thread_safe)
         self._turns = nullcontext() if self.backend.thread_safe else threading.Lock()
         self._copies = FLIP_COPIES if self.flip_test else 1
         self.persons_per_inference = max(1, self.backend.max_batch // self._copies)
@@ -134,7 +134,7 @@ class PoseEstimator(StageTimed):
     def _crops(self, images: list, chunk: list[Segment], count: int):
         """(copies * count, 3, 256, 192) crops of the chunk's persons, mirrored copies after all originals;
         in the backend's input buffer when they fit in one inference."""
-        stage = self._crop_stage()
+        stage = self._stages.get()
         crops = stage.batch(self._copies * count, self._crop_destination(count))
         row = 0
         input_width_height = tuple(reversed(self.settings.input_size))
@@ -143,13 +143,6 @@ class PoseEstimator(StageTimed):
             stage.write(images[segment.image_index], warps, crops, row, count + row if self.flip_test else None)
             row += len(segment.boxes)
         return crops
-
-    def _crop_stage(self):
-        """The shared stage, or this thread's own (made on its first call); stages reuse their buffers."""
-        stage = self._shared_stage or getattr(self._thread_stages, "stage", None)
-        if stage is None:
-            stage = self._thread_stages.stage = crop_stage_for(self.backend.device, self.color, self.settings)
-        return stage
 
     def _crop_destination(self, count: int):
         """The backend's input buffer when this chunk's crops fit in one inference, else None (stage's own)."""
