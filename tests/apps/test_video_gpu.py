@@ -34,9 +34,14 @@ def test_gpu_stages_without_a_gpu_raise_device_error():
     assert out.startswith(("DeviceError", "MissingDependencyError")) and "GPU video pipelining" in out, out
 
 
-@pytest.fixture(scope="module")
-def gpu_top_down(tiny_onnx, grid_detector_onnx, tmp_path_factory):
-    """The grid detector and the tiny pose model as TensorRT engines."""
+@pytest.fixture(scope="module", params=["tensorrt", "torch-cuda"])
+def gpu_top_down(request, tiny_model, tiny_onnx, grid_detector_onnx, tmp_path_factory):
+    """The grid detector and the tiny pose model as TensorRT engines, or as modules on torch-cuda."""
+    if request.param == "torch-cuda":
+        from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
+
+        return vt.TopDown(vt.PersonDetector(_grid_detector_on_torch_cuda()),
+                          vt.PoseEstimator(TorchCudaBackend(tiny_model, precision="fp32")))
     from vitpose_trt.engine import BuildOptions, engine_from_onnx
     from vitpose_trt.export.detector_import import imported_detector
 
@@ -45,6 +50,20 @@ def gpu_top_down(tiny_onnx, grid_detector_onnx, tmp_path_factory):
     detector = engine_from_onnx(detector_onnx, BuildOptions(batch=(1, 1, 2)), folder, progress=False)
     pose = engine_from_onnx(tiny_onnx, BuildOptions(batch=(1, 8, 16)), folder, progress=False)
     return vt.TopDown(vt.PersonDetector(detector.engine_path), vt.PoseEstimator(pose.engine_path))
+
+
+def _grid_detector_on_torch_cuda():
+    """The grid detector module (the one grid_detector_onnx holds) on torch-cuda in fp32."""
+    from detector_models import CELL, NUM_CLASSES, GridYolo
+
+    from vitpose_trt.artifacts import ModelIO, TensorSpec
+    from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
+
+    size = (256, 320)  # grid_detector's input (height, width)
+    cells = (size[0] // CELL) * (size[1] // CELL)
+    io = ModelIO((TensorSpec("images", "float32", (-1, 3, *size)),),
+                 (TensorSpec("output0", "float32", (-1, 4 + NUM_CLASSES, cells)),))
+    return TorchCudaBackend(GridYolo(), io=io, precision="fp32")
 
 
 @pytest.mark.gpu
