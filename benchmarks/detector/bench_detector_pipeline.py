@@ -83,20 +83,12 @@ class Way:
 
 def cuda_models(model: str) -> dict:
     """The YOLO-shaped detector and the pose model `model` as torch-cuda fp16 backends (seeded weights)."""
-    import torch
-    from detector_models import YoloShaped
+    from detector_models import yolo_shaped_on_torch_cuda
 
-    from vitpose_trt.artifacts import ModelIO, TensorSpec
     from vitpose_trt.model import load_model
     from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
 
-    torch.manual_seed(0)
-    detector = YoloShaped().eval()
-    with torch.no_grad():
-        channels, anchors = detector(torch.zeros(1, 3, 640, 640)).shape[1:]
-    io = ModelIO((TensorSpec("images", "float32", (-1, 3, 640, 640)),),
-                 (TensorSpec("output0", "float32", (-1, channels, anchors)),))
-    return {"detector": TorchCudaBackend(detector, io=io), "pose": TorchCudaBackend(load_model(name=model))}
+    return {"detector": yolo_shaped_on_torch_cuda(), "pose": TorchCudaBackend(load_model(name=model))}
 
 
 def run_case(files: dict, model: str, precision: str, persons: int, args) -> dict:

@@ -11,8 +11,9 @@ tracking, poses and smoothing run on those. Rendered output: H.264 through PyAV 
 
 Modes: "serial" (every stage in one thread, both models on --threads), "pipelined" (threads, both models on
 --threads: on 2 cores the two inferences then oversubscribe them), "pipelined-split" (threads, the detector on
-one thread). On a GPU machine pass engines (--detector det.engine --pose pose.engine): both on CUDA, `VideoPoses` runs
-detection and poses on two CUDA streams. Cases run interleaved, round by round (persons x detect every 1/3 x mode), the load average
+one thread). On a GPU machine pass engines (--detector det.engine --pose pose.engine), or `--device cuda` for
+the same two networks on torch-cuda fp16 (no TensorRT needed; results-cuda.json / .md): both on CUDA,
+`VideoPoses` runs detection and poses on two CUDA streams. Cases run interleaved, round by round (persons x detect every 1/3 x mode), the load average
 recorded before each. Reproduce (repository root): python benchmarks/video/bench_video.py
 """
 
@@ -147,6 +148,29 @@ def run_case(models, video: Path, boxes, detect_every: int, mode: str, out: Path
             "codec": output.codec}
 
 
+def cpu_models(args) -> dict:
+    """(detector, estimator) per mode: the given files or the prepared ONNX files, on ONNX Runtime threads."""
+    import vitpose_trt as vt
+
+    detector_path, pose_path = (args.detector, args.pose) if args.detector and args.pose else prepared_models(
+        Path(args.cache))
+    estimator = vt.PoseEstimator(pose_path, threads=args.threads)
+    detectors = {threads: vt.PersonDetector(detector_path, threads=threads) for threads in {args.threads, 1}}
+    return {mode: (detectors[threads or args.threads], estimator) for mode, (_, threads) in MODES.items()}
+
+
+def cuda_models() -> dict:
+    """(detector, estimator) per mode, the same two on torch-cuda fp16 for every mode (threads mean nothing there)."""
+    from detector_models import yolo_shaped_on_torch_cuda
+
+    import vitpose_trt as vt
+    from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
+
+    pair = (vt.PersonDetector(yolo_shaped_on_torch_cuda()),
+            vt.PoseEstimator(TorchCudaBackend(vt.load_model(name="vitpose-s"))))
+    return dict.fromkeys(MODES, pair)
+
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -162,14 +186,10 @@ def main() -> None:
     parser.add_argument("--persons", default=",".join(map(str, PERSONS)))
     parser.add_argument("--detector", type=Path, help="detector file instead of the YOLO11n-sized ONNX (e.g. an engine)")
     parser.add_argument("--pose", type=Path, help="pose model file instead of ViTPose-S CPU int8 (e.g. an engine)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the YOLO11n-sized detector and ViTPose-S on torch-cuda fp16 (seeded weights)")
     args = parser.parse_args()
-    import vitpose_trt as vt
-
-    detector_path, pose_path = (args.detector, args.pose) if args.detector and args.pose else prepared_models(
-        Path(args.cache))
-    estimator = vt.PoseEstimator(pose_path, threads=args.threads)
-    detectors = {threads: vt.PersonDetector(detector_path, threads=threads) for threads in {args.threads, 1}}
-    models = {mode: (detectors[threads or args.threads], estimator) for mode, (_, threads) in MODES.items()}
+    models, suffix = (cuda_models(), "-cuda") if args.device == "cuda" else (cpu_models(args), "")
     persons = [int(p) for p in args.persons.split(",")]
     results = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -193,8 +213,8 @@ def main() -> None:
     env = {**environment(args.threads), "threads": args.threads}
     report = {"command": " ".join(sys.argv), "environment": env, "frames": args.frames, "rounds": args.rounds,
               "results": summary}
-    (HERE / "results.json").write_text(json.dumps(report, indent=1) + "\n")
-    (HERE / "results.md").write_text(markdown(summary, env, args))
+    (HERE / f"results{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (HERE / f"results{suffix}.md").write_text(markdown(summary, env, args))
     print(markdown(summary, env, args))
 
 
@@ -211,9 +231,12 @@ def _summary(key, rows: list[dict]) -> dict:
 def markdown(summary: list[dict], env: dict, args) -> str:
     by_key = {(r["persons"], r["detect_every"], r["mode"]): r for r in summary}
     loads = [x for r in summary for x in r["load_before"]]
-    heading = (f"CPU: {env['cpu']}; {args.frames} frames of 1280x720 per run, median of {args.rounds} interleaved "
+    where = (f"GPU: {', '.join(g['name'] for g in env.get('gpus', [])) or 'CUDA'}, torch-cuda fp16"
+             if args.device == "cuda" else f"CPU: {env['cpu']}")
+    heading = (f"{where}; {args.frames} frames of 1280x720 per run, median of {args.rounds} interleaved "
                f"rounds; load average before the runs {min(loads):.1f}-{max(loads):.1f}; rendered as "
-               f"{summary[0]['codec']}. ONNX Runtime threads: {args.threads} per model (split: detector 1).")
+               f"{summary[0]['codec']}." + ("" if args.device == "cuda" else
+                                            f" ONNX Runtime threads: {args.threads} per model (split: detector 1)."))
     columns = ("| persons | detect every | serial frames/s | pipelined | pipelined-split | decode | detect | track | "
                "pose | smooth | render |")
     lines = [heading, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|"]

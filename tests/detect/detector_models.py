@@ -179,3 +179,18 @@ def export_yolo_shaped(path, width: int = 19, seed: int = 0, size: int = 640):
         entry.key, entry.value = key, value
     onnx.save(model, str(path))
     return path
+
+
+def yolo_shaped_on_torch_cuda(width: int = 19, seed: int = 0, size: int = 640):
+    """The seeded `YoloShaped(width)` of `export_yolo_shaped` as a torch-cuda backend (fp16, CUDA graphs), for
+    GPU benchmarks on machines without TensorRT. Needs PyTorch with CUDA and CuPy."""
+    from vitpose_trt.artifacts import ModelIO, TensorSpec
+    from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
+
+    torch.manual_seed(seed)
+    module = YoloShaped(width).eval()
+    with torch.no_grad():
+        channels, anchors = module(torch.zeros(1, 3, size, size)).shape[1:]
+    io = ModelIO((TensorSpec("images", "float32", (-1, 3, size, size)),),
+                 (TensorSpec("output0", "float32", (-1, channels, anchors)),))
+    return TorchCudaBackend(module, io=io)
