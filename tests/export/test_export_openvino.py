@@ -20,7 +20,6 @@ from vitpose_trt.export.cpu_quantization import activation_matmuls
 from vitpose_trt.export.recipes import NNCF_QUANTIZER, is_current
 from vitpose_trt.export.targets import onnx_path_for, report_path_of
 
-pytest.importorskip("nncf", reason="the openvino extra is not installed")
 
 OPENVINO = "openvino"
 
