@@ -17,6 +17,7 @@ from vitpose_trt.cpu_features import has_bf16
 from vitpose_trt.errors import ConfigError
 from vitpose_trt.export.accuracy import REPORT_TOLERANCE, heatmaps_from_openvino
 from vitpose_trt.export.cpu_quantization import activation_matmuls
+from vitpose_trt.export.quantization import attention_value_matmuls
 from vitpose_trt.export.recipes import NNCF_QUANTIZER, is_current
 from vitpose_trt.export.targets import onnx_path_for, report_path_of
 
@@ -65,7 +66,10 @@ def test_int8_ir_carries_the_metadata_and_int8_matmuls(tiny_openvino_int8, tiny_
     assert (metadata.precision, metadata.target, metadata.model) == ("int8", OPENVINO, "vitpose-tiny")
     assert metadata.provenance.quantizer == NNCF_QUANTIZER and metadata.provenance.calibration_crops == 32
     assert metadata.provenance.high_precision_dtype == "fp32" and metadata.pose.keypoint_set == "coco"
-    assert len(activation_matmuls(onnx.load(str(tiny_fp32_onnx)))) == 4  # what the recipe could leave out
+    # NNCF's transformer mode: QK^T int8, attention@V (the MatMul after each Softmax) left fp32.
+    assert list(metadata.provenance.unquantized_nodes) == sorted(
+        attention_value_matmuls(onnx.load(str(tiny_fp32_onnx))))
+    assert len(activation_matmuls(onnx.load(str(tiny_fp32_onnx)))) == 4
     model = openvino.Core().read_model(str(result.onnx))
     fake_quantized = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
     weight_matmuls = 4 * 2  # qkv, proj, fc1, fc2 of both blocks

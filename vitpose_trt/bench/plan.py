@@ -54,8 +54,9 @@ def _backends_for(source: ModelSource, asked: list[str] | None, plan: Plan) -> l
         for backend in chosen:
             reason = backend_unavailable_reason(backend)
             if reason:
-                raise ConfigError(f"{source.label} runs on {' or '.join(allowed)} only, and {backend} cannot run "
-                                  f"here: {reason}")
+                which = "which" if len(allowed) == 1 else backend
+                raise ConfigError(f"{source.label} runs on {' or '.join(allowed)} only, {which} cannot run here: "
+                                  f"{reason}")
         return chosen
     if asked is not None:
         return asked
