@@ -21,7 +21,6 @@ from vitpose_trt.export.quantization import attention_value_matmuls
 from vitpose_trt.export.recipes import NNCF_QUANTIZER, is_current
 from vitpose_trt.export.targets import onnx_path_for, report_path_of
 
-
 OPENVINO = "openvino"
 
 

@@ -18,7 +18,6 @@ from vitpose_trt.cpu_features import has_bf16
 from vitpose_trt.errors import ConfigError, EngineLoadError
 from vitpose_trt.runtime.backends import backend_name_for, open_backend
 
-
 #: fp32 OpenVINO vs fp32 ONNX Runtime: the same maths, other kernels (relative L2 of heatmaps).
 FP32_PARITY = 1e-5
 #: bf16 vs fp32: the export reports' bound for 16-bit floats (export.accuracy.REPORT_TOLERANCE).
