@@ -4,7 +4,10 @@ Public API re-exports only; heavy libraries (torch, onnx, tensorrt, cupy) load w
 """
 
 from ._version import __version__
+from .apps.one_euro import OneEuroFilter, PoseSmoother
+from .apps.person_tracking import PersonTracker, TrackedPersons
 from .apps.top_down import TopDown
+from .apps.video_poses import FramePoses, VideoPoses
 from .detect.detector import Detections, PersonDetector
 from .errors import (
     AccuracyError,
@@ -38,16 +41,22 @@ __all__ = [
     "EngineBuildError",
     "EngineLoadError",
     "ExportError",
+    "FramePoses",
     "InferenceError",
     "InputError",
     "KeypointSet",
     "MissingDependencyError",
+    "OneEuroFilter",
     "PersonDetector",
+    "PersonTracker",
     "ModelSpec",
     "PoseEstimator",
+    "PoseSmoother",
     "Poses",
     "TopDown",
+    "TrackedPersons",
     "UserError",
+    "VideoPoses",
     "VitPoseError",
     "__version__",
     "load_model",

@@ -23,6 +23,8 @@ INSTALL_HINTS = {
     "huggingface_hub": "`pip install 'vitpose-trt[hub]'`",
     "matplotlib": "`pip install 'vitpose-trt[bench]'`",
     "pycocotools": "`pip install 'vitpose-trt[eval]'`",
+    "scipy": "`pip install 'vitpose-trt[video]'` (SciPy)",
+    "av": "`pip install 'vitpose-trt[h264]'` (PyAV: FFmpeg with libx264)",
     "pytriton": "`pip install 'vitpose-trt[cpu,serve]'` (nvidia-pytriton; in an environment of its own: it needs numpy<2)",
     "tritonclient": "`pip install 'vitpose-trt[serve-client]'`",
 }

@@ -12,6 +12,10 @@ boxes would change the person count), while the detector still runs on every fra
 
 The two ways alternate round by round (interleaved), in one process with 2 ONNX Runtime threads each.
 Reproduce (repository root, venv active): python benchmarks/detector/bench_detector_pipeline.py
+
+`--device cuda` runs both models on torch-cuda in fp16 instead (the same seeded modules, no ONNX files; CUDA
+graphs, crops and decoding on the GPU), for PyTorch with CUDA where TensorRT is missing; results go to
+results-cuda.json / .md.
 """
 
 from __future__ import annotations
@@ -77,15 +81,37 @@ class Way:
             self.stages.append(self._current)
 
 
+def cuda_models(model: str) -> dict:
+    """The YOLO-shaped detector and the pose model `model` as torch-cuda fp16 backends (seeded weights)."""
+    import torch
+    from detector_models import YoloShaped
+
+    from vitpose_trt.artifacts import ModelIO, TensorSpec
+    from vitpose_trt.model import load_model
+    from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
+
+    torch.manual_seed(0)
+    detector = YoloShaped().eval()
+    with torch.no_grad():
+        channels, anchors = detector(torch.zeros(1, 3, 640, 640)).shape[1:]
+    io = ModelIO((TensorSpec("images", "float32", (-1, 3, 640, 640)),),
+                 (TensorSpec("output0", "float32", (-1, channels, anchors)),))
+    return {"detector": TorchCudaBackend(detector, io=io), "pose": TorchCudaBackend(load_model(name=model))}
+
+
 def run_case(files: dict, model: str, precision: str, persons: int, args) -> dict:
     import vitpose_trt as vt
     from vitpose_trt.bench.pipeline import image_for_pipeline, person_boxes
 
     image, color, _ = image_for_pipeline(None)
     boxes = person_boxes(image.shape, persons)
-    onnx = files["poses"][(model, precision)]
-    ways = {name: Way(name, vt.PersonDetector(files["detector"], color=color, threads=args.threads),
-                      vt.PoseEstimator(onnx, color=color, threads=args.threads), boxes) for name in WAYS}
+    if args.device == "cuda":
+        ways = {name: Way(name, vt.PersonDetector(files[model]["detector"], color=color),
+                          vt.PoseEstimator(files[model]["pose"], color=color), boxes) for name in WAYS}
+    else:
+        onnx = files["poses"][(model, precision)]
+        ways = {name: Way(name, vt.PersonDetector(files["detector"], color=color, threads=args.threads),
+                          vt.PoseEstimator(onnx, color=color, threads=args.threads), boxes) for name in WAYS}
     for way in ways.values():
         way.frame(image, timed=False)  # warm-up
     for _ in range(args.rounds):
@@ -104,16 +130,22 @@ def summary(way: Way, persons: int) -> dict:
             "stages_ms_median": {s: round(statistics.median(f.get(s, 0.0) for f in way.stages), 2) for s in stages}}
 
 
-def markdown(results: list[dict], environment: dict) -> str:
-    lines = [f"CPU: {environment['cpu']}, {environment['threads']} threads; median frame over the rounds.", "",
-             "| pose model | precision | persons | toolkit frames/s | per-person frames/s | speed-up | "
-             "detect ms | pose infer ms (toolkit / per-person) |", "|---|---|---|---|---|---|---|---|"]
+def markdown(results: list[dict], environment: dict, device: str) -> str:
+    """The results table; on CUDA without stage columns (stage callbacks there time launches, not the GPU work)."""
+    on_gpu = device == "cuda"
+    where = (f"GPU: {', '.join(g['name'] for g in environment.get('gpus', [])) or 'CUDA'}, torch-cuda fp16"
+             if on_gpu else f"CPU: {environment['cpu']}, {environment['threads']} threads")
+    header = "| pose model | precision | persons | toolkit frames/s | per-person frames/s | speed-up |"
+    header += "" if on_gpu else " detect ms | pose infer ms (toolkit / per-person) |"
+    lines = [f"{where}; median frame over the rounds.", "", header, "|---" * header.count(" | ") + "|---|"]
     for r in results:
         t, p = r["ways"]["toolkit"], r["ways"]["per-person"]
-        lines.append(f"| {r['model']} | {r['precision']} | {r['persons']} | {t['frames_per_s']:.2f} | "
-                     f"{p['frames_per_s']:.2f} | {t['frames_per_s'] / p['frames_per_s']:.2f}x | "
-                     f"{t['stages_ms_median'].get('detect_infer', 0):.0f} | "
-                     f"{t['stages_ms_median'].get('pose_infer', 0):.0f} / {p['stages_ms_median'].get('pose_infer', 0):.0f} |")
+        row = (f"| {r['model']} | {r['precision']} | {r['persons']} | {t['frames_per_s']:.2f} | "
+               f"{p['frames_per_s']:.2f} | {t['frames_per_s'] / p['frames_per_s']:.2f}x |")
+        if not on_gpu:
+            row += (f" {t['stages_ms_median'].get('detect_infer', 0):.0f} | "
+                    f"{t['stages_ms_median'].get('pose_infer', 0):.0f} / {p['stages_ms_median'].get('pose_infer', 0):.0f} |")
+        lines.append(row)
     return "\n".join(lines) + "\n"
 
 
@@ -126,20 +158,30 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=2, help="timed frames per way and round")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default=",".join(POSE_MODELS))
+    parser.add_argument("--persons", default=",".join(map(str, PERSONS)))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cpu: ONNX Runtime fp32 and CPU int8; cuda: torch-cuda fp16")
+    parser.add_argument("--output-dir", default=str(HERE))
     args = parser.parse_args()
-    files = prepared_files(Path(args.cache))
+    models = args.models.split(",")
+    if args.device == "cuda":
+        files, precisions, suffix = {m: cuda_models(m) for m in models}, ("fp16",), "-cuda"
+    else:
+        files, precisions, suffix = prepared_files(Path(args.cache)), tuple(PRECISIONS), ""
     results = []
-    for model in args.models.split(","):
-        for precision in PRECISIONS:
-            for persons in PERSONS:
+    for model in models:
+        for precision in precisions:
+            for persons in (int(p) for p in args.persons.split(",")):
                 results.append(run_case(files, model, precision, persons, args))
                 print(json.dumps({k: results[-1][k] for k in ("model", "precision", "persons")}), flush=True)
     env = {**environment(args.threads), "threads": args.threads}
     report = {"command": " ".join(sys.argv), "environment": env, "rounds": args.rounds, "frames": args.frames,
               "results": results}
-    (HERE / "results.json").write_text(json.dumps(report, indent=1) + "\n")
-    (HERE / "results.md").write_text(markdown(results, env))
-    print(markdown(results, env))
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"results{suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / f"results{suffix}.md").write_text(markdown(results, env, args.device))
+    print(markdown(results, env, args.device))
 
 
 if __name__ == "__main__":

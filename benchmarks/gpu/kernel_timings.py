@@ -234,8 +234,10 @@ def decode_checks(cp) -> list[dict]:
 
 def cuda_environment(cp, device) -> dict:
     """The GPU, CUDA runtime/driver versions and CuPy version the GPU half ran with."""
-    return {"name": device.name, "compute_capability": device.compute_capability_text,
-            "memory_gib": round(device.total_memory / 2**30, 1), "cupy": cp.__version__,
+    from vitpose_trt.gpus import dotted_compute_capability
+
+    return {"name": device.name, "compute_capability": dotted_compute_capability(device.compute_capability),
+            "memory_gib": round((device.total_memory_bytes or 0) / 2**30, 1), "cupy": cp.__version__,
             "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(), "cuda_driver": cp.cuda.runtime.driverGetVersion()}
 
 

@@ -11,6 +11,8 @@ BOXES = {1: [[120.0, 20.0, 250.0, 470.0], [330.0, 60.0, 170.0, 300.0]], 2: [[60.
          3: [[20.0, 10.0, 400.0, 280.0]]}
 VIDEO_FRAMES = 5
 VIDEO_SIZE = (160, 120)  # width, height
+#: Frames of the generated video of walking figures (video_scenes.py).
+WALKING_FRAMES = 24
 
 
 def coco_file_name(image_id: int, suffix: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apps_data import PHOTOS, VIDEO_FRAMES, VIDEO_SIZE, coco_file_name
+from apps_data import PHOTOS, VIDEO_FRAMES, VIDEO_SIZE, WALKING_FRAMES, coco_file_name
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +55,20 @@ def short_video(tmp_path_factory):
         writer.write(np.ascontiguousarray(photo[100 : 100 + height, 150 + 10 * index : 150 + 10 * index + width]))
     writer.release()
     return path
+
+
+@pytest.fixture(scope="session")
+def grid_detector_onnx(tmp_path_factory):
+    """The YOLO-layout grid test detector (video_scenes.py): it finds the figures painted into the frames."""
+    from video_scenes import grid_detector
+
+    return grid_detector(tmp_path_factory.mktemp("grid-detector") / "grid-yolo.onnx")
+
+
+@pytest.fixture(scope="session")
+def walking_video(tmp_path_factory):
+    """(path, truth) of a WALKING_FRAMES-frame mp4 of three figures: two crossing, one hidden for four frames."""
+    from video_scenes import scene_frames, write_video
+
+    images, truth = scene_frames(WALKING_FRAMES)
+    return write_video(tmp_path_factory.mktemp("walking") / "walking.mp4", images), truth

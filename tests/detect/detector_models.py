@@ -37,9 +37,11 @@ def _cell_features(images: torch.Tensor):
     return features.flatten(1, 2)
 
 
-def _centres(height: int, width: int) -> torch.Tensor:
-    """(cells, 2) cell centres (x, y) in input px, row-major."""
-    ys, xs = torch.meshgrid(torch.arange(height // CELL), torch.arange(width // CELL), indexing="ij")
+def _centres(height: int, width: int, device=None) -> torch.Tensor:
+    """(cells, 2) cell centres (x, y) in input px, row-major, made on `device` (so a CUDA graph can capture
+    them: a CPU tensor copied to the GPU cannot be)."""
+    ys, xs = torch.meshgrid(torch.arange(height // CELL, device=device), torch.arange(width // CELL, device=device),
+                            indexing="ij")
     return torch.stack([xs.flatten(), ys.flatten()], dim=1).float() * CELL + CELL / 2
 
 
@@ -48,7 +50,7 @@ class GridYolo(torch.nn.Module):
 
     def forward(self, images):
         f = _cell_features(images)
-        centres = _centres(images.shape[2], images.shape[3]).to(images)
+        centres = _centres(images.shape[2], images.shape[3], images.device).to(images)
         scores = torch.zeros(f.shape[0], f.shape[1], NUM_CLASSES, dtype=images.dtype, device=images.device)
         scores[..., 0], scores[..., CAR] = f[..., 0], f[..., 1]
         boxes = torch.cat([centres.expand(f.shape[0], -1, -1), f[..., 2:]], dim=-1)
@@ -60,7 +62,7 @@ class GridEnd2End(torch.nn.Module):
 
     def forward(self, images):
         f = _cell_features(images)
-        centres = _centres(images.shape[2], images.shape[3]).to(images).expand(f.shape[0], -1, -1)
+        centres = _centres(images.shape[2], images.shape[3], images.device).to(images).expand(f.shape[0], -1, -1)
         half = f[..., 2:] / 2
         score, is_car = torch.max(f[..., :2], dim=-1)
         label = is_car.to(images.dtype) * CAR
@@ -77,7 +79,7 @@ class GridDetr(torch.nn.Module):
         probability[..., 0], probability[..., CAR] = f[..., 0], f[..., 1]
         probability = probability.clamp(EPS, 1 - EPS)
         logits = torch.log(probability / (1 - probability))
-        centres = _centres(height, width).to(images).expand(f.shape[0], -1, -1)
+        centres = _centres(height, width, images.device).to(images).expand(f.shape[0], -1, -1)
         scale = torch.tensor([width, height, width, height], dtype=images.dtype, device=images.device)
         return logits, torch.cat([centres, f[..., 2:]], dim=-1) / scale
 

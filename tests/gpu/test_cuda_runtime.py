@@ -112,9 +112,9 @@ def test_tensorrt_heatmaps_match_onnxruntime(cp, peaked_engine, peaked_onnx, ast
 
 
 @pytest.mark.parametrize("backend", ["tensorrt", "torch-cuda"])
-def test_graph_replays_equal_eager_runs_for_every_batch_size(cp, peaked_engine, peaked_model, astronaut_bgr,
+def test_graph_replays_equal_eager_runs_for_every_batch_size(cp, request, peaked_model, astronaut_bgr,
                                                              engine_max_batch, backend):
-    source = peaked_engine if backend == "tensorrt" else peaked_model
+    source = _gpu_source(request, backend, peaked_model)
     gpu = vt.PoseEstimator(source, backend=backend, max_batch=engine_max_batch).backend
     assert gpu.cuda_graphs
     warps = warps_from_boxes(np.concatenate([BOXES, BOXES[:2]]), "udp")
@@ -148,16 +148,44 @@ def test_torch_cuda_estimator_matches_the_cpu_torch_estimator(cp, peaked_model, 
 
 
 @pytest.mark.parametrize("backend", ["tensorrt", "torch-cuda"])
-def test_crops_written_into_the_input_buffer_skip_the_copy(cp, peaked_engine, peaked_model, astronaut_bgr, backend):
+def test_crops_written_into_the_input_buffer_skip_the_copy(cp, request, peaked_model, astronaut_bgr, backend):
     from vitpose_trt.runtime.cuda_crops import CudaCrops
 
-    gpu = vt.PoseEstimator(peaked_engine if backend == "tensorrt" else peaked_model, backend=backend).backend
+    gpu = vt.PoseEstimator(_gpu_source(request, backend, peaked_model), backend=backend).backend
     warps = warps_from_boxes(BOXES[:3], "udp")
     separate = cp.asnumpy(_heatmaps(gpu, CudaCrops("bgr")(astronaut_bgr, warps, True)))
     buffer = gpu.input_buffer("input")
     in_place = CudaCrops("bgr")(astronaut_bgr, warps, True, out=buffer)
     assert in_place.data.ptr == buffer.data.ptr
     np.testing.assert_allclose(cp.asnumpy(_heatmaps(gpu, in_place)), separate, rtol=1e-3, atol=BATCH_SIZE_ATOL[backend])
+
+
+def test_a_module_cuda_graphs_cannot_capture_runs_eagerly_with_a_warning(cp):
+    import torch
+
+    from vitpose_trt.artifacts import ModelIO, TensorSpec
+    from vitpose_trt.runtime.backends.torch_cuda import TorchCudaBackend
+    from vitpose_trt.runtime.batch_buckets import WARMUP_RUNS
+
+    class CopiesFromTheHost(torch.nn.Module):
+        def forward(self, x):  # the host tensor's copy to the GPU cannot be captured
+            return x * torch.tensor([2.0, 3.0]).to(x)
+
+    io = ModelIO((TensorSpec("x", "float32", (-1, 2)),), (TensorSpec("y", "float32", (-1, 2)),))
+    gpu = TorchCudaBackend(CopiesFromTheHost(), io=io, precision="fp32")
+    x = np.array([[1.0, 1.0], [2.0, -1.0]], np.float32)
+    for _ in range(WARMUP_RUNS - 1):
+        np.testing.assert_array_equal(cp.asnumpy(gpu.run({"x": x})["y"]), x * [2.0, 3.0])
+    with pytest.warns(RuntimeWarning, match="cannot be captured in a CUDA graph"):
+        np.testing.assert_array_equal(cp.asnumpy(gpu.run({"x": x})["y"]), x * [2.0, 3.0])
+    assert not gpu.cuda_graphs
+    for rows in (1, 2):
+        np.testing.assert_array_equal(cp.asnumpy(gpu.run({"x": x[:rows]})["y"]), x[:rows] * [2.0, 3.0])
+
+
+def _gpu_source(request, backend: str, peaked_model):
+    """The peaked tiny model as `backend` takes it; the engine is built only when a test asks for TensorRT."""
+    return request.getfixturevalue("peaked_engine") if backend == "tensorrt" else peaked_model
 
 
 def _heatmaps(backend, crops):

@@ -100,6 +100,31 @@ def run_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_frame
     return RunSummary(count, poses_count, time.perf_counter() - start, estimating, stopped)
 
 
+def run_video(video, on_frame: Callable[[object, dict], None], *, stop: Callable[[], bool] | None = None,
+              total: int | None = None, progress: bool = True) -> RunSummary:
+    """Iterate `video` (a `VideoPoses`), calling `on_frame(frame_poses, record)` after each frame, where
+    `record` is its results-stream line (with track ids). `stop()` is asked after each frame: when true
+    the run ends there (the video's threads are stopped), with `RunSummary.stopped` set. The progress bar
+    shows the frames/s as they go; `total` sizes it (None: a live source of unknown length)."""
+    from tqdm import tqdm
+
+    poses_count, count, stopped, start = 0, 0, False, time.perf_counter()
+    frames = iter(video)
+    try:
+        with tqdm(total=total, unit="frame", disable=not progress, leave=False) as bar:
+            for frame_poses in frames:
+                on_frame(frame_poses, frame_poses.record())
+                poses_count += len(frame_poses.poses)
+                count += 1
+                bar.update()
+                if stop is not None and stop():
+                    stopped = True
+                    break
+    finally:
+        frames.close()  # stops and joins the decoding and detection threads
+    return RunSummary(count, poses_count, time.perf_counter() - start, video.stage_seconds["pose"], stopped)
+
+
 def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_poses: OnPoses | None = None,
                        total: int | None = None, progress: bool = True) -> tuple[list[dict], RunSummary]:
     """Run `estimator` on every frame's boxes; return (COCO keypoint results, RunSummary), in memory.

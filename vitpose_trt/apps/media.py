@@ -17,13 +17,12 @@ import numpy as np
 
 from ..atomic_files import staged_path
 from ..dependencies import import_optional
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from .image_files import UnreadableImage, image_from_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-#: Rendered videos are written as MPEG-4 Part 2 in an .mp4 container (encodable by every OpenCV build).
-VIDEO_FOURCC = "mp4v"
+#: Rendered videos are .mp4: H.264 when PyAV is installed, else MPEG-4 Part 2 (`video_writers`).
 VIDEO_OUTPUT_SUFFIX = ".mp4"
 #: Frame rate written when a video file does not report one.
 FALLBACK_FPS = 30.0
@@ -193,25 +192,28 @@ def write_image(path: Path, image: np.ndarray) -> None:
 class VideoOutput:
     """A video file being written frame by frame; use as a context manager.
 
-    Frames are (height, width, 3) uint8 BGR at `fps`. The file appears at `path` when the block ends
-    without an exception or by `KeyboardInterrupt` (a stopped run: the frames written so far, finalised
-    so the file plays); any other exception leaves nothing. `frames_written` counts the frames.
+    Frames are (height, width, 3) uint8 BGR at `fps`. codec: "auto" (H.264 through PyAV when it is installed
+    and the sides are even, else mp4v through OpenCV), "h264" or "mp4v" (`video_writers`). The file appears
+    at `path` when the block ends without an exception or by `KeyboardInterrupt` (a stopped run: the frames
+    written so far, finalised so the file plays); any other exception leaves nothing. `frames_written`
+    counts the frames; `codec` is the one used, once open.
     """
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        self.path, self.fps, self.size = path, fps, size
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], codec: str = "auto"):
+        self.path, self.fps, self.size, self.codec = path, fps, size, codec
         self.frames_written = 0
         self._stage = staged_path(path)
 
     def __enter__(self) -> VideoOutput:
-        cv2 = _cv2("writing videos")
+        from .video_writers import video_writer
+
         temp = self._stage.__enter__()
-        width, height = self.size
-        self._writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), self.fps, (width, height))
-        if not self._writer.isOpened():
-            error = ConfigError(f"{self.path}: OpenCV cannot write {VIDEO_FOURCC} video here")
+        try:
+            self._writer = video_writer(temp, self.fps, self.size, self.codec)
+        except BaseException as error:
             self._stage.__exit__(type(error), error, None)
-            raise error
+            raise
+        self.codec = self._writer.codec
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -222,7 +224,9 @@ class VideoOutput:
         self.frames_written += 1
 
     def __exit__(self, kind, error, trace) -> None:
-        self._writer.release()  # writes the container's index: the file plays from here on
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
-            kind = error = trace = None
-        self._stage.__exit__(kind, error, trace)
+        try:
+            self._writer.close()  # finalises the container: the file plays from here on
+        finally:
+            if kind is not None and issubclass(kind, KeyboardInterrupt):
+                kind = error = trace = None
+            self._stage.__exit__(kind, error, trace)

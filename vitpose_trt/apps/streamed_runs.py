@@ -72,6 +72,8 @@ class StreamedRun:
         self.done_names, self.done_count = frozenset(names), len(names)
         self.stream = ResultsStream(stream, identity, resume=resume)
         self.stopped_by: str | None = None
+        #: The "frame" of the last record written by this run (None before the first).
+        self.last_frame: int | None = None
         #: What the last `save` wrote (None before it).
         self.results: list | None = None
         self._results_file: str | Path | None = None
@@ -83,6 +85,7 @@ class StreamedRun:
         if not self.stream.started and not self.done_count and self._results_file is not None:
             Path(self._results_file).unlink(missing_ok=True)
         self.stream.write(record)
+        self.last_frame = record.get("frame")
 
     @property
     def frames_done(self) -> int:

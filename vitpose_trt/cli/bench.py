@@ -238,10 +238,7 @@ def _pipeline_runner(args: argparse.Namespace):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = parser()
-    p.set_defaults(argv=argv)  # recorded in the report's "command"
-    return run_command(_bench, p, argv)
+    return run_command(_bench, parser(), argv)
 
 
 if __name__ == "__main__":

@@ -38,11 +38,14 @@ def run_command(body: Callable[[argparse.Namespace], int | None], parser: argpar
     written, a full disk) -> one line on stderr and exit 2; KeyboardInterrupt -> one line and 130; other
     VitPoseErrors -> one line and exit 1. `--verbose` adds the traceback. The parser's epilog gets the
     exit-code table (`EXIT_CODES_HELP`) unless it has one. Anything else propagates with
-    its traceback: those are bugs.
+    its traceback: those are bugs. `args.argv` holds the arguments as given (for a report's "command",
+    or the command that continues a stopped run).
     """
     _with_one_line_errors(parser)
     if parser.epilog is None:
         parser.epilog = EXIT_CODES_HELP
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser.set_defaults(argv=argv)
     args = parser.parse_args(argv)
     try:
         return body(args) or 0

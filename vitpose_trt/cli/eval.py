@@ -188,10 +188,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = parser()
-    p.set_defaults(argv=argv)  # for the command that continues a stopped run
-    return run_command(_eval, p, argv)
+    return run_command(_eval, parser(), argv)
 
 
 if __name__ == "__main__":

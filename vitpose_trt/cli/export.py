@@ -51,6 +51,7 @@ from .export_detector import (
     checked_detector_arguments,
     export_detector_from,
 )
+from .export_triton import add_triton_arguments, repository_options, write_repository
 
 #: --builder none stops after the ONNX stage.
 BUILDER_CHOICES = (*BUILDERS, "none")
@@ -100,20 +101,10 @@ def parser() -> argparse.ArgumentParser:
                    help="TensorRT-RTX targets, comma separated, e.g. 8.6,8.9 (default: RTX's own set)")
     e.add_argument("--timing-cache", metavar="PATH", help="persistent timing cache file (TensorRT only)")
     e.add_argument("--force", action="store_true", help="rebuild the engine even if nothing changed")
-    _add_triton_arguments(p)
+    add_triton_arguments(p)
     add_detector_arguments(p)
     add_verbose_flag(p)
     return p
-
-
-def _add_triton_arguments(p: argparse.ArgumentParser) -> None:
-    t = p.add_argument_group("Triton model repository")
-    t.add_argument("--triton-repo", metavar="REPO", help="also write a Triton model repository here")
-    t.add_argument("--triton-net", metavar="{tensorrt,onnxruntime,python}", help="how Triton runs the network "
-                   "(default: tensorrt for an engine, onnxruntime without one; python: the ONNX run by vitpose-trt "
-                   "inside a Python-backend model, for servers without the onnxruntime backend)")
-    t.add_argument("--triton-instances", type=int, default=1, metavar="N",
-                   help="instances of the network per GPU (tensorrt) or on the CPU (default 1)")
 
 
 def _checked_names(args: argparse.Namespace) -> None:
@@ -230,40 +221,12 @@ def _calibration_crops(args: argparse.Namespace, warp: str):
     return crops
 
 
-def _repository_options(args: argparse.Namespace):
-    """`RepositoryOptions` for --triton-repo (checked before the export), or None without it."""
-    if args.triton_repo is None:
-        if args.triton_net is not None:
-            raise ConfigError("--triton-net needs --triton-repo")
-        return None
-    from ..serve.model_repository import RepositoryOptions
-
-    if args.target == OPENVINO_TARGET:
-        raise ConfigError("--triton-repo serves an engine or an ONNX file; --target openvino writes OpenVINO files")
-    if args.triton_net == "tensorrt" and args.builder == "none":
-        raise ConfigError("--triton-net tensorrt needs an engine: drop --builder none")
-    repository = RepositoryOptions(net_backend=args.triton_net, net_instances=args.triton_instances)
-    _checked_output(args.triton_repo)
-    return repository
-
-
-def _write_repository(args: argparse.Namespace, repository, model_path: Path) -> None:
-    from ..serve.model_repository import model_repository_from
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        model_repository_from(model_path, args.triton_repo, repository)
-    for warning in caught:
-        print(f"warning: {warning.message}")
-    print(f"wrote the Triton model repository {args.triton_repo} (vitpose, vitpose_net from {model_path.name})")
-
-
 def _export(args: argparse.Namespace) -> int:
     if args.detector is not None:
         return _export_detector(args)
     _checked_names(args)
     options = _build_options(args)
-    repository = _repository_options(args)
+    repository = repository_options(args, _checked_output)
     _checked_calibration(args)
     _checked_builder(options)
     _checked_output(args.output)
@@ -283,7 +246,7 @@ def _export(args: argparse.Namespace) -> int:
     engine = _build_engine(result.onnx, options, args.output)
     served = engine if engine is not None and args.triton_net in (None, "tensorrt") else Path(result.onnx)
     if repository is not None:
-        _write_repository(args, repository, served)
+        write_repository(args, repository, served)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""vitpose-infer: poses on an image, a folder of images or a video file.
+"""vitpose-infer: poses on an image, a folder of images, a video file, a camera or a stream.
 
 Writes DIR/results.jsonl as it goes (one JSON line per image or video frame, flushed as it is written)
 and, from it, DIR/results.json in COCO keypoint-results format (image_id, category_id, keypoints
@@ -10,6 +10,12 @@ detector's box scores); with neither, every image gets one whole-image box.
 Image ids: COCO ids from COCO-style names, else the position in the sorted folder. --render also
 writes the images (DIR/<file name>) or the video (DIR/<stem>.mp4) with the skeletons drawn.
 
+Videos, cameras (INPUT 0, 1, ...) and streams (rtsp://, http://, ...) with --detector --track: persons
+keep an id across frames (ByteTrack-style tracking), keypoints are smoothed along each track (One-Euro;
+--no-smooth turns it off) and --detect-every N runs the detector on every Nth frame only, the tracker and
+the poses carrying the boxes in between; frames are decoded, detected and rendered in threads of their own.
+Each results.jsonl line then holds the persons' track_id.
+
 Long runs lose nothing: files in a folder that cannot be read (not an image, truncated, empty, no
 permission) are skipped with a warning and listed at the end (--strict stops at the first instead); a
 video that stops decoding ends the run there. Ctrl-C or SIGTERM finishes the frame at hand, writes the
@@ -20,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Sequence
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -49,12 +55,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="engine (.engine/.plan), ONNX or checkpoint path, Hugging Face Hub "
                    "id (org/name[@revision], e.g. usyd-community/vitpose-base-simple), or a model name (random "
                    "weights: only for trying the tool)")
-    p.add_argument("input", metavar="INPUT", help="image file, folder of images or video file")
+    p.add_argument("input", metavar="INPUT", help="image file, folder of images, video file, camera index (0, 1, "
+                   "...) or stream URL (rtsp://, http://, ...)")
     p.add_argument("--detections", metavar="DETS.json", help="person boxes in COCO results format")
     p.add_argument("--detector", metavar="DET", help="person detector: .onnx (ONNX Runtime) or .engine (TensorRT)")
     p.add_argument("--detector-threshold", type=float, metavar="S",
                    help="--detector: keep persons scoring above S (default: the detector's, e.g. 0.25 for YOLO)")
     p.add_argument("--max-persons", type=int, metavar="N", help="--detector: at most N persons per image")
+    p.add_argument("--track", action="store_true", help="--detector: give each person an id that stays with "
+                   "them across frames (results' track_id; --render draws ids and trails)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="--track: run the detector on every Nth frame only (default 1: every frame)")
+    p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
+                   help="--track: smooth keypoints along each track with a One-Euro filter (default: on)")
     p.add_argument("--category-id", default="1", metavar="ID",
                    help="use detections of this category (default 1, COCO person; 'all' keeps every one)")
     p.add_argument("--min-box-score", type=float, default=0.0, metavar="S",
@@ -70,6 +83,9 @@ def parser() -> argparse.ArgumentParser:
                    "(default) or bf16 (CPUs with AVX512-BF16/AMX), torch-cuda fp16 (default) or fp32; others run "
                    "the file's own precision")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
+    p.add_argument("--detector-threads", type=int, metavar="N", help="CPU threads of the detector (default: "
+                   "--threads); with --track the detector runs in its own thread beside the poses, and on a small "
+                   "CPU 1 lets the two share the cores instead of oversubscribing them")
     p.add_argument("--strict", action="store_true",
                    help="stop at the first unreadable file of a folder (default: skip it with a warning)")
     p.add_argument("--resume", action="store_true", help=f"continue a stopped run from DIR/{STREAM_FILE}, "
@@ -94,10 +110,19 @@ def _checked_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("--detections and --detector both give boxes: choose one")
     if args.detector is None and (args.detector_threshold is not None or args.max_persons is not None):
         raise ConfigError("--detector-threshold and --max-persons need --detector")
+    if args.track and args.detector is None:
+        raise ConfigError("--track needs --detector (the persons to track come from the detector)")
+    if not args.track and (args.detect_every != 1 or args.smooth is not None):
+        raise ConfigError("--detect-every and --smooth/--no-smooth need --track")
+    if args.detect_every < 1:
+        raise ConfigError(f"--detect-every {args.detect_every} must be at least 1")
     if not 0.0 <= args.score_threshold <= 1.0:
         raise ConfigError(f"--score-threshold {args.score_threshold} must be in 0..1")
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads {args.threads} must be at least 1")
+    for flag, threads in (("--threads", args.threads), ("--detector-threads", args.detector_threads)):
+        if threads is not None and threads < 1:
+            raise ConfigError(f"{flag} {threads} must be at least 1")
+    if args.detector_threads is not None and args.detector is None:
+        raise ConfigError("--detector-threads needs --detector")
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output}: exists and is not a folder")
@@ -105,60 +130,6 @@ def _checked_arguments(args: argparse.Namespace) -> None:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot create this folder ({exc.strerror or exc})") from None
-
-
-def _rendered_path(source, output: Path, frame_name: str) -> Path:
-    """Where the drawn copy of an input image or video goes; never over the input itself."""
-    target = output / (f"{source.path.stem}.mp4" if source.is_video else frame_name)
-    original = source.path if source.is_video or source.path.is_file() else source.path / frame_name
-    if target.resolve() == original.resolve():
-        raise ConfigError(f"--render would overwrite the input {original}: choose another --output folder")
-    return target
-
-
-class _Renderer:
-    """on_poses callback: draws each frame's poses into DIR/<name> or one video."""
-
-    def __init__(self, source, output: Path, keypoints, threshold: float, stack: ExitStack):
-        self.source, self.output, self.keypoints, self.threshold = source, output, keypoints, threshold
-        self.stack = stack
-        self.video = None
-        #: Keypoints drawn so far (all frames); none means only boxes were drawn.
-        self.drawn_keypoints = 0
-        if source.is_video:
-            _rendered_path(source, output, "")
-        else:
-            for path in source.files:
-                _rendered_path(source, output, path.name)
-
-    def __call__(self, frame, poses) -> None:
-        from ..apps.media import VideoOutput, write_image
-        from ..apps.render import drawn_poses
-
-        drawn = drawn_poses(frame.image, poses, self.keypoints, self.threshold)
-        self.drawn_keypoints += int((poses.scores > self.threshold).sum())
-        target = _rendered_path(self.source, self.output, frame.name)
-        if not self.source.is_video:
-            write_image(target, drawn)
-            return
-        if self.video is None:
-            height, width = drawn.shape[:2]
-            self.video = self.stack.enter_context(VideoOutput(target, self.source.fps, (width, height)))
-        self.video.write(drawn)
-
-    def replay(self, records: Iterable[dict]) -> None:
-        """Draw again the video frames a stopped run did, from their poses in the stream (no estimation),
-        so the video a resumed run writes is whole. `records` are frames 0, 1, ... in order (a video's
-        stream is written in frame order), read alongside the video's frames."""
-        from ..apps.results_stream import poses_from_record
-
-        frames = None
-        for record in records:
-            frames = frames or self.source.frames()
-            frame = next(frames, None)
-            if frame is None or frame.index != record["frame"]:
-                return
-            self(frame, poses_from_record(record, self.keypoints.num_keypoints))
 
 
 def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
@@ -170,18 +141,24 @@ def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
             "detections": where(args.detections), "category_id": args.category_id,
             "min_box_score": args.min_box_score, "backend": args.backend, "precision": args.precision,
             "detector": where(args.detector),
-            "detector_threshold": args.detector_threshold, "max_persons": args.max_persons}
+            "detector_threshold": args.detector_threshold, "max_persons": args.max_persons,
+            # None when not tracking: streams of untracked runs made before these options existed still resume.
+            **({"track": True, "detect_every": args.detect_every, "smooth": args.smooth is not False}
+               if args.track else {"track": None, "detect_every": None, "smooth": None})}
 
 
 def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..apps.detections import Detections
     from ..apps.inference import estimator_for, run_frames, whole_image_boxes
-    from ..apps.media import MediaSource
+    from ..apps.live_sources import frame_source
     from ..apps.streamed_runs import SkippedInputs, StreamedRun
+    from .infer_render import Renderer
 
     category = _category(args.category_id)
-    source = MediaSource(args.input)
+    source = frame_source(args.input)
+    if args.resume and getattr(source, "is_live", False):
+        raise ConfigError("--resume: a camera or stream cannot be resumed (its frames are gone); start a new run")
     detections = None
     if args.detections is not None:
         detections = Detections.from_file(args.detections, category, args.min_box_score)
@@ -198,32 +175,84 @@ def _infer(args: argparse.Namespace) -> int:
     def boxes_for(frame):
         return whole_image_boxes(frame) if detections is None else detections.boxes_for(frame.image_id, frame.name)
 
+    detector = None
     if args.detector is not None:
         from ..apps.inference import detector_boxes
         from ..detect.detector import PersonDetector
 
-        boxes_for = detector_boxes(PersonDetector(args.detector, score_threshold=args.detector_threshold,
-                                                  max_persons=args.max_persons, threads=args.threads))
+        detector = PersonDetector(args.detector, score_threshold=args.detector_threshold,
+                                  max_persons=args.max_persons,
+                                  threads=args.threads if args.detector_threads is None else args.detector_threads)
+        boxes_for = detector_boxes(detector)
+    total = max(0, len(source) - run.done_count) or None
 
     with ExitStack() as stack:
-        render = _Renderer(source, output, estimator.keypoints, args.score_threshold, stack) if args.render else None
-
-        def on_frame(frame, poses, record):
-            run.write(record)
-            if render is not None:
-                render(frame, poses)
+        render = Renderer(source, output, estimator.keypoints, args.score_threshold, stack) if args.render else None
 
         def loop(stop):
             if render is not None and source.is_video:
-                render.replay(run.iter_records())
-            frames = source.frames(run.done_names, skipped)
-            return run_frames(estimator, frames, boxes_for, on_frame, stop=stop,
-                              total=max(0, len(source) - run.done_count) or None)
+                render.replay(run.iter_records(), tracked=args.track)
+            with _drawing(render) as draw:
+                if args.track:
+                    return _tracked_run(args, source, detector, estimator, run, skipped, draw, stop, total)
+
+                def on_frame(frame, poses, record):
+                    run.write(record)
+                    draw((frame, poses, None))
+
+                frames = source.frames(run.done_names, skipped)
+                return run_frames(estimator, frames, boxes_for, on_frame, stop=stop, total=total)
 
         summary = run.execute(loop, output / RESULTS_FILE)
     if summary is not None:
         _print_notes(args, summary, detections, render)
     return _closing_report(args, source, run, summary, skipped)
+
+
+#: Rendered frames waiting for the writer thread (each holds a decoded frame: keep it small).
+RENDER_QUEUE = 8
+
+
+def _drawing(render):
+    """A `ThreadedSink` drawing and writing (frame, poses, track ids) items in its own thread, or one that
+    drops them when nothing is rendered."""
+    from ..apps.pipeline_threads import ThreadedSink
+
+    if render is None:
+        return nullcontext(lambda item: None)
+    return _SinkPut(ThreadedSink(lambda item: render(*item), RENDER_QUEUE, name="vitpose-render"))
+
+
+class _SinkPut:
+    """`with` gives the sink's `put`; leaving the block waits for every queued frame to be written."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def __enter__(self):
+        return self.sink.put
+
+    def __exit__(self, *exc_info):
+        return self.sink.__exit__(*exc_info)
+
+
+def _tracked_run(args: argparse.Namespace, source, detector, estimator, run, skipped, draw, stop, total):
+    """The --track loop: `VideoPoses` over the frames not done yet; ids continue after a resumed stream's."""
+    from ..apps.inference import run_video
+    from ..apps.person_tracking import PersonTracker
+    from ..apps.top_down import TopDown
+    from ..apps.video_poses import VideoPoses
+
+    first_id = 1 + max((p["track_id"] or 0 for r in run.iter_records() for p in r["persons"]), default=0)
+    video = VideoPoses(TopDown(detector, estimator), source, track=True, smooth=args.smooth,
+                       detect_every=args.detect_every, tracker=PersonTracker(first_id=first_id),
+                       done=run.done_names, on_unreadable=skipped)
+
+    def on_frame(frame_poses, record):
+        run.write(record)
+        draw((frame_poses.frame, frame_poses.poses, frame_poses.track_ids))
+
+    return run_video(video, on_frame, stop=stop, total=total)
 
 
 def _print_notes(args: argparse.Namespace, summary, detections, render) -> None:
@@ -252,9 +281,13 @@ def _closing_report(args: argparse.Namespace, source, run, summary, skipped) -> 
     if run.stopped_by is not None:
         if skipped:
             print(skipped.summary())
-        progress = (f"after {counts} {unit}; their results are in {results} (and {run.stream.path})"
+        where = f" (the last: frame {run.last_frame})" if source.is_video and run.last_frame is not None else ""
+        progress = (f"after {counts} {unit}{where}; their results are in {results} (and {run.stream.path})"
                     + (", the rendered video is closed and plays" if args.render and source.is_video else ""))
-        print(stopped_message("vitpose-infer", run.stopped_by, progress, args.argv), file=sys.stderr)
+        if getattr(source, "is_live", False):  # nothing to resume: a camera's frames are gone
+            print(f"vitpose-infer: interrupted ({run.stopped_by}) {progress}", file=sys.stderr)
+        else:
+            print(stopped_message("vitpose-infer", run.stopped_by, progress, args.argv), file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{counts} {unit} done" + (f", {skipped.summary()}" if skipped else ""))
     print(f"wrote {results} (stream: {run.stream.path})" + (
@@ -263,10 +296,7 @@ def _closing_report(args: argparse.Namespace, source, run, summary, skipped) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = parser()
-    p.set_defaults(argv=argv)  # for the command that continues a stopped run
-    return run_command(_infer, p, argv)
+    return run_command(_infer, parser(), argv)
 
 
 if __name__ == "__main__":

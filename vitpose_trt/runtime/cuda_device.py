@@ -8,6 +8,9 @@ a usable GPU fails in one place with one clear message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from ..dependencies import import_optional
 from ..errors import ConfigError, DeviceError
 from ..gpus import GpuInfo, gpu_from_cuda_properties
@@ -46,6 +49,29 @@ def cuda_device(index: int | None = None, feature: str = "the GPU runtime") -> G
         raise ConfigError(f"CUDA device index must be an integer in 0..{count - 1}, got {index!r}")
     cp.cuda.Device(index).use()
     return gpu_from_cuda_properties(index, cp.cuda.runtime.getDeviceProperties(index))
+
+
+#: Handles of CUDA's implicit streams (legacy default, per-thread default): not capturable into graphs.
+IMPLICIT_STREAM_HANDLES = (0, 1, 2)
+
+_Result = TypeVar("_Result")
+
+
+def result_on_explicit_stream(cp, own_stream, work: Callable[[object], _Result]) -> _Result:
+    """`work(stream)` on the caller's current CuPy stream, or, when that is one of CUDA's implicit default
+    streams, on `own_stream`: after the caller's queued work and before its next (events, no host wait).
+
+    Graph launches need an explicit stream: TensorRT cannot capture on an implicit one, and PyTorch's CUDA
+    graphs replayed on CuPy's legacy default stream gave outputs the next kernels read before the replay had
+    written them (H200, PyTorch 2.11: `tests/gpu/test_cuda_runtime.py`'s graph test).
+    """
+    caller = execution_stream(cp)
+    if caller.ptr not in IMPLICIT_STREAM_HANDLES:
+        return work(caller)
+    own_stream.wait_event(caller.record())
+    result = work(own_stream)
+    caller.wait_event(own_stream.record())
+    return result
 
 
 def execution_stream(cp):

@@ -20,12 +20,10 @@ from ...dependencies import import_optional
 from ...engine.builder_log import build_logger
 from ...engine.compatibility import check_engine_compatible
 from ...errors import ConfigError, EngineLoadError
-from ..cuda_device import cuda_device, execution_stream
+from ..cuda_device import IMPLICIT_STREAM_HANDLES, cuda_device, execution_stream, result_on_explicit_stream
 from .base import Backend, checked_max_batch, refused_io
 from .tensorrt_execution import StreamExecution
 
-#: Handles of CUDA's implicit streams (legacy default, per-thread default): not capturable into graphs.
-IMPLICIT_STREAM_HANDLES = (0, 1, 2)
 _PROFILE = 0
 _BATCH_AXIS = 0
 
@@ -81,13 +79,8 @@ class TensorRTBackend(Backend):
         same stream."""
         cp = self._cp
         inputs = {name: array if isinstance(array, cp.ndarray) else cp.asarray(array) for name, array in inputs.items()}
-        caller = execution_stream(cp)
-        if caller.ptr not in IMPLICIT_STREAM_HANDLES:
-            return self._execution_for(caller).run(inputs, count)
-        self._own_stream.wait_event(caller.record())
-        outputs = self._execution_for(self._own_stream).run(inputs, count)
-        caller.wait_event(self._own_stream.record())
-        return outputs
+        return result_on_explicit_stream(cp, self._own_stream,
+                                         lambda stream: self._execution_for(stream).run(inputs, count))
 
     def input_buffer(self, name: str):
         """The engine's (max_batch, *item shape) CuPy buffer of input `name` for the current stream, in its

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 
@@ -17,7 +18,7 @@ from ...artifacts.io import ModelIO
 from ...dependencies import import_optional
 from ...errors import ConfigError, DeviceError
 from ..batch_buckets import WARMUP_RUNS, batch_buckets, bucket_for
-from ..cuda_device import cuda_device, execution_stream
+from ..cuda_device import cuda_device, result_on_explicit_stream
 from .base import Backend, checked_max_batch
 from .torch import model_from_source, module_description, named_outputs
 
@@ -69,6 +70,7 @@ class TorchCudaBackend(Backend):
         self._graphs: dict[int, tuple] = {}  # rows -> (CUDAGraph, its static outputs by name)
         self._eager_runs: Counter[int] = Counter()
         self._pool = None
+        self._own_stream = cp.cuda.Stream(non_blocking=True)
 
     def _gpu_model(self, model, source):
         if model is source:
@@ -76,9 +78,13 @@ class TorchCudaBackend(Backend):
         return model.to(device=self._device, dtype=self._dtype).eval()
 
     def _run(self, inputs: Mapping[str, object], count: int) -> dict[str, object]:
-        """Runs on CuPy's current stream; the outputs are fresh CuPy arrays in their declared dtypes."""
+        """Runs on CuPy's current stream (on an internal stream, ordered with events, when that is an implicit
+        default stream); the outputs are fresh CuPy arrays in their declared dtypes."""
+        return result_on_explicit_stream(self._cp, self._own_stream, lambda stream: self._run_on(stream, inputs, count))
+
+    def _run_on(self, cupy_stream, inputs: Mapping[str, object], count: int) -> dict[str, object]:
         cp, torch = self._cp, self.torch
-        stream = torch.cuda.ExternalStream(execution_stream(cp).ptr, device=self._device)
+        stream = torch.cuda.ExternalStream(cupy_stream.ptr, device=self._device)
         with torch.cuda.stream(stream), torch.inference_mode():
             for name, buffer in self._inputs_cupy.items():
                 given = inputs[name] if isinstance(inputs[name], cp.ndarray) else cp.asarray(inputs[name])
@@ -112,10 +118,22 @@ class TorchCudaBackend(Backend):
         return named_outputs(self.model(*tensors), self.io)
 
     def _capture(self, rows: int) -> None:
+        """Capture the graph of `rows`; a module that cannot be captured (e.g. it copies a CPU tensor to
+        the GPU in `forward`) runs eagerly from then on, with a warning saying why."""
         torch = self.torch
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
-            outputs = self._outputs(rows)
+        try:
+            # thread_local: other threads' CUDA calls (a detector's sync in the video pipeline) stay legal
+            with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+                outputs = self._outputs(rows)
+        except RuntimeError as exc:
+            self.cuda_graphs = False
+            self._graphs.clear()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            warnings.warn(f"torch-cuda: this module cannot be captured in a CUDA graph ({reason}); it runs "
+                          "without CUDA graphs from now on (cuda_graphs=False skips the attempt)",
+                          RuntimeWarning, stacklevel=2)
+            return
         self._pool = graph.pool()  # later buckets share the memory pool
         self._graphs[rows] = (graph, outputs)
 
