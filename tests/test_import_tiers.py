@@ -11,7 +11,8 @@ import pytest
 
 import vitpose_trt
 
-BLOCKED = ["torch", "tensorrt", "tensorrt_rtx", "cupy", "onnxruntime", "huggingface_hub", "pytriton", "tritonclient"]
+BLOCKED = ["torch", "tensorrt", "tensorrt_rtx", "cupy", "onnxruntime", "huggingface_hub", "pytriton", "tritonclient",
+           "openvino", "nncf"]
 
 #: Modules that subclass torch classes at import time; without torch they must raise
 #: MissingDependencyError (an ImportError) with an install hint, and nothing else may import them eagerly.

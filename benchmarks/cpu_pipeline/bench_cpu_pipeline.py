@@ -7,7 +7,10 @@ Systems, all with the same weights (a random-init transformers ViTPose, saved wi
 - ours-ort-fp32 / ours-ort-int8-cpu: `vitpose_trt.PoseEstimator` on ONNX Runtime with the fp32 export and
   the CPU int8 export of `vitpose_trt.export.export_precision(..., "int8", target="onnxruntime-cpu")`
   (`vitpose-export --precision int8 --target onnxruntime-cpu`: ONNX Runtime's dynamic int8 on every
-  weight MatMul, 7-bit per-channel weights, the rest of the graph fp32).
+  weight MatMul, 7-bit per-channel weights, the rest of the graph fp32);
+- ours-ov-fp32 / ours-ov-bf16 / ours-ov-int8: `PoseEstimator(..., backend="openvino")` on the fp32 export
+  computed in fp32 or in bf16 (`precision="bf16"`; only on CPUs with AVX512-BF16 or AMX, else skipped with
+  the reason), and on the int8 IR of `export_precision(..., "int8", target="openvino")` (NNCF).
 (The project's TensorRT int8 file - unquantized parts fp16 - is not benchmarked: it is not meant for
 ONNX Runtime's CPU provider, which runs its fp16 parts slowly; earlier runs measured 0.82x HF.)
 Same work per frame: UDP warp, no flip test (HF's pipeline has none), DARK-UDP decode, image-px output.
@@ -30,9 +33,14 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu")
-#: Which ONNX file (key of `prepare`'s result) each ONNX Runtime system runs.
-SYSTEM_FILES = {"ours-ort-fp32": "fp32", "ours-ort-int8-cpu": "int8-cpu"}
+SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu", "ours-ov-fp32", "ours-ov-bf16", "ours-ov-int8")
+#: Each of our systems: (its file: key of `prepare`'s result, backend, precision= for the backend).
+OUR_SYSTEMS = {"ours-ort-fp32": ("fp32", "onnxruntime", None), "ours-ort-int8-cpu": ("int8-cpu", "onnxruntime", None),
+               "ours-ov-fp32": ("fp32", "openvino", "fp32"), "ours-ov-bf16": ("fp32", "openvino", "bf16"),
+               "ours-ov-int8": ("int8-openvino", "openvino", "fp32")}
+#: The accuracy report of each system (key of `prepare`'s "reports").
+SYSTEM_REPORTS = {"ours-ort-fp32": "fp32", "ours-ort-int8-cpu": "int8-cpu", "ours-ov-fp32": "fp32",
+                  "ours-ov-bf16": "bf16-openvino", "ours-ov-int8": "int8-openvino"}
 PERSONS = 8
 BOXES_SEED = 0
 
@@ -50,24 +58,34 @@ def _hf_model(spec, seed: int = 0):
                                                   num_labels=17)).eval()
 
 
-def prepare(model_name: str, cache: Path) -> dict:
-    """HF folder + our fp32 and CPU int8 ONNX files in `cache` (reused when present and made by the current
-    CPU int8 recipe); their paths and reports."""
+def prepare(model_name: str, cache: Path, systems: tuple[str, ...]) -> dict:
+    """HF folder + our files in `cache` (each reused when current: `export_precision(reuse_current=True)`),
+    their paths and accuracy reports."""
     import vitpose_trt as vt
     from vitpose_trt.export import export_precision
-    from vitpose_trt.export.cpu_quantization import is_current_cpu_int8
-    from vitpose_trt.export.pipeline import onnx_path_for, report_path_for
     from vitpose_trt.specs import spec_by_name
 
     hf_folder = cache / f"hf-{model_name}"
     if not (hf_folder / "config.json").is_file():
         _hf_model(spec_by_name(model_name)).save_pretrained(hf_folder)
-    int8_cpu = onnx_path_for(cache, model_name, "int8", target="onnxruntime-cpu")
-    if not report_path_for(int8_cpu).is_file() or not is_current_cpu_int8(int8_cpu):
-        export_precision(vt.load_model(hf_folder), "int8", cache, random_weights=True, target="onnxruntime-cpu")
-    files = {"fp32": onnx_path_for(cache, model_name, "fp32"), "int8-cpu": int8_cpu}
-    reports = {key: json.loads(report_path_for(path).read_text()) for key, path in files.items()}
-    return {"hf": str(hf_folder), **{key: str(path) for key, path in files.items()}, "reports": reports}
+    model = vt.load_model(hf_folder)
+    recipes = {"fp32": ("fp32", "tensorrt"), "int8-cpu": ("int8", "onnxruntime-cpu"),
+               "int8-openvino": ("int8", "openvino"), "bf16-openvino": ("bf16", "openvino")}
+    wanted = {SYSTEM_REPORTS[s] for s in systems if s in SYSTEM_REPORTS}
+    files, reports = {}, {}
+    for key, (precision, target) in recipes.items():
+        if key in wanted or key == "fp32":
+            result = export_precision(model, precision, cache, random_weights=True, target=target, reuse_current=True)
+            files[key], reports[key] = str(result.onnx), result.report.to_dict()
+    return {"hf": str(hf_folder), **files, "reports": reports}
+
+
+def skipped_systems(systems: tuple[str, ...]) -> dict[str, str]:
+    """{system: why it cannot run here} (bf16 needs a CPU with bf16 instructions)."""
+    from vitpose_trt.cpu_features import bf16_unavailable_reason
+
+    reason = bf16_unavailable_reason()
+    return {"ours-ov-bf16": reason} if "ours-ov-bf16" in systems and reason else {}
 
 
 def _frame_inputs():
@@ -102,10 +120,12 @@ def _hf_frame_call(hf_folder: str, threads: int):
     return frame
 
 
-def _ours_frame_call(onnx_path: str, threads: int):
+def _ours_frame_call(system: str, paths: dict, threads: int):
     import vitpose_trt as vt
 
-    estimator = vt.PoseEstimator(onnx_path, flip_test=False, threads=threads, max_batch=PERSONS)
+    file, backend, precision = OUR_SYSTEMS[system]
+    estimator = vt.PoseEstimator(paths[file], backend=backend, precision=precision, flip_test=False,
+                                 threads=threads, max_batch=PERSONS)
     _, bgr, boxes = _frame_inputs()
     return lambda: estimator(bgr, boxes)
 
@@ -115,7 +135,7 @@ def measure(system: str, paths: dict, frames: int, warmup: int, threads: int) ->
     if system == "hf-fp32":
         frame = _hf_frame_call(paths["hf"], threads)
     else:
-        frame = _ours_frame_call(paths[SYSTEM_FILES[system]], threads)
+        frame = _ours_frame_call(system, paths, threads)
     for _ in range(warmup):
         frame()
     seconds = []
@@ -156,22 +176,37 @@ def write_results(results: dict, stem: Path) -> None:
     write_text_atomically(stem.with_suffix(".md"), markdown(results))
 
 
+def fastest_within_bounds(results: dict) -> str | None:
+    """The system with the most persons/s among HF and ours whose accuracy report is within its bound."""
+    reports = results["accuracy_reports"]
+    fine = [name for name in results["systems"]
+            if name == "hf-fp32" or reports.get(SYSTEM_REPORTS[name], {}).get("within_tolerance")]
+    return max(fine, key=lambda name: results["systems"][name]["persons_per_s"], default=None)
+
+
 def markdown(results: dict) -> str:
     base = results["systems"]["hf-fp32"]["persons_per_s"]
     lines = [f"# CPU pipeline: astronaut + {PERSONS} boxes -> keypoints, {results['model']}", "",
              f"Command: `{results['command']}`", "",
-             "| system | persons/s (median frame) | median s/frame | min-max s | vs HF fp32 |",
-             "|---|---|---|---|---|"]
+             "| system | persons/s (median frame) | median s/frame | min-max s | vs HF fp32 | heatmap rel-L2 vs fp32 PyTorch |",
+             "|---|---|---|---|---|---|"]
     for name, row in results["systems"].items():
+        report = results["accuracy_reports"].get(SYSTEM_REPORTS.get(name, ""), {})
+        accuracy = f"{report['relative_l2']:.3g}" if report else "(reference)"
         lines.append(f"| {name} | {row['persons_per_s']:.2f} | {row['median_s_per_frame']:.3f} | "
-                     f"{row['min_s']:.3f}-{row['max_s']:.3f} | {row['persons_per_s'] / base:.2f}x |")
-    lines += ["", "Heatmap accuracy of each ONNX file vs fp32 PyTorch (15 held-out crops; random weights; ONNX "
-              "Runtime CPU, default graph optimisations):", ""]
-    for precision, report in results["accuracy_reports"].items():
-        lines.append(f"- {precision}: rel-L2 {report['relative_l2']:.3g}, cosine {report['cosine']:.6f} "
-                     f"({Path(report['onnx']).name})")
+                     f"{row['min_s']:.3f}-{row['max_s']:.3f} | {row['persons_per_s'] / base:.2f}x | {accuracy} |")
+    lines += ["", f"Fastest within its accuracy bound: **{fastest_within_bounds(results)}**"]
+    lines += [f"- skipped {name}: {reason}" for name, reason in results.get("skipped", {}).items()]
+    lines += ["", "Heatmap accuracy of each file vs fp32 PyTorch (15 held-out crops; random weights; run in the "
+              "runtime that runs it):", ""]
+    for key, report in results["accuracy_reports"].items():
+        lines.append(f"- {key}: rel-L2 {report['relative_l2']:.3g} (bound {report['tolerance']}), cosine "
+                     f"{report['cosine']:.6f} ({Path(report['onnx']).name})")
     env = results["environment"]
-    lines += ["", f"CPU: {env.get('cpu')}, threads {results['threads']}, load average at the end "
+    flags = [flag for flag, present in env.get("cpu_flags", {}).items() if present]
+    lines += ["", f"CPU: {env.get('cpu')}, threads {results['threads']}, low-precision instructions: "
+              f"{', '.join(flags) or 'none'}; OpenVINO CPU capabilities: {env.get('openvino_cpu_capabilities')}; "
+              f"load average at the start {results['load_average_at_start']}, at the end "
               f"{env['load_average_1_5_15']}", "", *[f"- {note}" for note in results["notes"]], ""]
     return "\n".join(lines)
 
@@ -185,6 +220,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "vitpose-trt" / "cpu-pipeline")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
     parser.add_argument("--measure", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--paths", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -192,17 +228,22 @@ def main(argv=None) -> int:
         print(json.dumps(measure(args.measure, json.loads(args.paths), args.frames, args.warmup, args.threads)))
         return 0
     args.cache.mkdir(parents=True, exist_ok=True)
-    paths = prepare(args.model, args.cache)
-    seconds = {system: [] for system in SYSTEMS}
+    asked = tuple(args.systems.split(","))
+    skipped = skipped_systems(asked)
+    systems = tuple(s for s in SYSTEMS if s in asked and s not in skipped)
+    load_at_start = list(os.getloadavg())
+    paths = prepare(args.model, args.cache, systems)
+    seconds = {system: [] for system in systems}
     for round_index in range(args.rounds):
-        for system in SYSTEMS:
+        for system in systems:
             seconds[system] += _measure_in_subprocess(system, args, paths)
             print(f"round {round_index + 1}/{args.rounds} {system}: {summary(seconds[system])['persons_per_s']:.2f} "
                   "persons/s so far", flush=True)
     results = {
         "model": args.model, "threads": args.threads, "command": " ".join(["python", *sys.argv]),
         "systems": {s: summary(v) for s, v in seconds.items()}, "seconds": seconds,
-        "environment": _environment(args.threads), "accuracy_reports": paths["reports"],
+        "environment": _environment(args.threads), "accuracy_reports": paths["reports"], "skipped": skipped,
+        "load_average_at_start": load_at_start,
         "notes": ["random weights (same in every system): speed only; correctness is tests/runtime/"
                   "test_runtime_hf_parity.py", "no flip test in any system; UDP warp + DARK-UDP decode",
                   "each system in its own process, systems interleaved per round"],

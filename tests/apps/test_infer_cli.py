@@ -50,6 +50,15 @@ def test_folder_gives_coco_results_equal_to_direct_estimator_calls(tiny_onnx, ph
         assert r["score"] == pytest.approx(expected["score"], abs=1e-6)
 
 
+def test_openvino_backend_gives_the_onnxruntime_results(tiny_onnx, photo_folder, tmp_path):
+    argv = [str(tiny_onnx), str(photo_folder), "--backend", "openvino", "--precision", "fp32"]
+    assert main([*argv, "--output", str(tmp_path / "ov")]) == 0
+    assert main([str(tiny_onnx), str(photo_folder), "--output", str(tmp_path / "ort")]) == 0
+    for ours, reference in zip(_results(tmp_path / "ov"), _results(tmp_path / "ort"), strict=True):
+        # Random weights: nearly flat heatmaps, whose DARK refinement moves with the last float bits.
+        np.testing.assert_allclose(ours["keypoints"], reference["keypoints"], rtol=0, atol=0.05)
+
+
 def test_results_load_into_pycocotools(tiny_onnx, photo_folder, tmp_path):
     from pycocotools.coco import COCO
 
@@ -169,6 +178,8 @@ def test_user_errors_exit_2_in_one_line(tiny_onnx, photo_folder, tmp_path, capsy
         "--category-id 'person'": [model, photos, "--category-id", "person"],
         "--score-threshold 2.0": [model, photos, "--score-threshold", "2"],
         "unknown backend": [model, photos, "--backend", "tflite"],
+        "precision= is for torch-cuda": [model, photos, "--precision", "bf16"],
+        "unknown precision 'fp8' for openvino": [model, photos, "--backend", "openvino", "--precision", "fp8"],
         "not a model name": ["vitpose-xxl", photos],
     }
     for expected, argv in cases.items():

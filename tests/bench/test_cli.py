@@ -65,6 +65,23 @@ def test_small_bench_run_through_the_cli(tmp_path, bench_cache):
     assert "vitpose-bench" in done.stderr  # the progress bar
 
 
+def test_openvino_fp32_and_int8_through_the_cli(tmp_path, bench_cache):
+    """The int8 case runs NNCF's IR (exported into the cache); the report names the CPU's instructions."""
+    out = tmp_path / "results"
+    argv = ["--model", "vitpose-tiny", "--backend", "openvino", "--precision", "fp32,int8", "--batch", "2",
+            "--iters", "2", "--warmup", "1", "--threads", "1", "--cache-dir", str(bench_cache),
+            "--json", str(out / "r.json"), "--markdown", str(out / "r.md")]
+    assert main(argv) == 0
+    report = json.loads((out / "r.json").read_text())
+    assert report_schema_errors(report) == []
+    rows = {row["precision"]: row for row in report["results"]}
+    assert set(rows) == {"fp32", "int8"} and {row["backend"] for row in rows.values()} == {"openvino"}
+    assert rows["int8"]["artifact"].endswith("vitpose-tiny-int8-openvino.xml")
+    assert rows["fp32"]["artifact"].endswith("vitpose-tiny.onnx")
+    assert all("OpenVINO computes unquantized ops in fp32" in row["notes"] for row in rows.values())
+    assert "CPU low-precision instructions: " in (out / "r.md").read_text()
+
+
 def test_ctrl_c_mid_case_writes_the_report_of_the_finished_cases(tmp_path, bench_cache, monkeypatch, capsys):
     """Ctrl-C during the second case (raised from inside its timing loop, as the signal would): that case
     is dropped, the first case's result is reported in every file asked for, and the exit code is 130."""

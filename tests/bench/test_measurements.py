@@ -71,3 +71,8 @@ def test_environment_is_json_and_names_the_libraries():
     assert env["libraries"]["numpy"] == metadata.version("numpy")
     assert set(library_versions()) >= {"torch", "onnxruntime", "tensorrt", "tensorrt_rtx"}
     assert env["gpus"] == gpus()
+    assert set(library_versions()) >= {"openvino", "nncf"}
+    # What bf16 / int8 speed depends on, for comparing numbers across machines.
+    assert set(env["cpu_flags"]) >= {"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"}
+    assert all(isinstance(present, bool) for present in env["cpu_flags"].values())
+    assert "FP32" in env["openvino_cpu_capabilities"]

@@ -34,7 +34,7 @@ def test_unreadable_image_is_an_input_error(tmp_path):
         image_for_pipeline(str(bad))
 
 
-@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch", "openvino"])
 def test_pipeline_row_has_stages_that_add_up(backend, bench_cache):
     image, color, label = image_for_pipeline(None)
     case = Case(model_source("vitpose-tiny"), backend, "fp32", 3)

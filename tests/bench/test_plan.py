@@ -7,6 +7,7 @@ import pytest
 from vitpose_trt.bench.availability import backend_unavailable_reason, best_backend
 from vitpose_trt.bench.plan import benchmark_plan
 from vitpose_trt.bench.sources import model_source
+from vitpose_trt.cpu_features import has_bf16
 from vitpose_trt.errors import ConfigError
 
 TINY = [model_source("vitpose-tiny")]
@@ -61,10 +62,37 @@ def test_an_onnx_file_runs_on_onnxruntime_in_its_own_precision(bench_cache):
     assert source.kind == "onnx" and source.fixed_backend == "onnxruntime"
     plan = benchmark_plan([source], None, None, [1, 2])
     assert {(c.backend, c.precision) for c in plan.cases} == {("onnxruntime", "fp32")}
-    with pytest.raises(ConfigError, match="runs on onnxruntime only"):
+    with pytest.raises(ConfigError, match="runs on onnxruntime or openvino only"):
         benchmark_plan([source], ["torch"], None, [1])
     with pytest.raises(ConfigError, match="is a fp32 model"):
         benchmark_plan([source], None, ["int8"], [1])
+    # OpenVINO runs the same file, in fp32 or (on a CPU with bf16 instructions) computed in bf16.
+    plan = benchmark_plan([source], ["openvino"], ["fp32"], [1])
+    assert {(c.backend, c.precision) for c in plan.cases} == {("openvino", "fp32")}
+    if has_bf16():
+        plan = benchmark_plan([source], ["openvino"], ["bf16"], [1])
+        assert {(c.backend, c.precision) for c in plan.cases} == {("openvino", "bf16")}
+    else:
+        with pytest.raises(ConfigError, match="--precision bf16: nothing to run.*no bf16 instructions"):
+            benchmark_plan([source], ["openvino"], ["fp32", "bf16"], [1])
+
+
+def test_openvino_precisions_and_their_reasons():
+    plan = benchmark_plan(TINY, ["onnxruntime", "openvino"], ["fp32", "fp16", "int8"], [1])
+    ran = {(c.backend, c.precision) for c in plan.cases}
+    assert {("openvino", "fp32"), ("openvino", "int8"), ("onnxruntime", "fp16")} <= ran
+    reasons = {(s["backend"], s["precision"]): s["reason"] for s in plan.skipped}
+    assert "computes 16-bit floats as bf16" in reasons[("openvino", "fp16")]
+    if has_bf16():
+        plan = benchmark_plan(TINY, ["onnxruntime", "openvino"], ["bf16"], [1])
+        assert {(c.backend, c.precision) for c in plan.cases} == {("openvino", "bf16")}
+        reasons = {(s["backend"], s["precision"]): s["reason"] for s in plan.skipped}
+        assert "bf16 is OpenVINO's CPU precision" in reasons[("onnxruntime", "bf16")]
+    else:
+        with pytest.raises(ConfigError, match="--backend onnxruntime: nothing to run.*bf16 is OpenVINO's CPU"):
+            benchmark_plan(TINY, ["onnxruntime", "openvino"], ["bf16"], [1])
+        with pytest.raises(ConfigError, match="--backend openvino: nothing to run.*no bf16 instructions"):
+            benchmark_plan(TINY, ["openvino"], ["bf16"], [1])
 
 
 def test_unknown_model_is_refused_with_the_valid_names():

@@ -44,7 +44,13 @@ def calib_folder(tmp_path):
         (["--calib-count", "0", "--precision", "int8"], "at least 1"),
         (["--calib-annotations", "x.json", "--precision", "int8"], "needs --calib-images"),
         (["--precision", "int8", "--target", "onnxruntime-cpu", "--builder", "tensorrt-rtx"],
-         "writes dynamic int8 (MatMulInteger), which TensorRT cannot build"),
+         "--target onnxruntime-cpu writes files for onnxruntime-cpu, which TensorRT cannot build"),
+        (["--precision", "int8", "--target", "openvino", "--builder", "tensorrt"],
+         "--target openvino writes files for openvino, which TensorRT cannot build"),
+        (["--target", "openvino"], "target openvino has no fp16 recipe"),
+        (["--precision", "bf16"], "target tensorrt has no bf16 recipe"),
+        (["--precision", "int8", "--target", "openvino", "--triton-repo", "repo"],
+         "--triton-repo serves an engine or an ONNX file"),
         (["--precision", "int8", "--target", "onnxruntime-cpu", "--calib-count", "8"],
          "--calib-count: int8 for --target onnxruntime-cpu uses no calibration"),
         (["--precision", "fp32", "--builder", "none", "--calib-images", "x", "--calib-count", "2"],
@@ -113,6 +119,28 @@ def test_cpu_int8_target_writes_its_own_file_and_no_engine_by_default(capsys, tm
     metadata = json.loads(_metadata_json(out_dir / "vitpose-tiny-int8-cpu.onnx"))
     assert metadata["target"] == "onnxruntime-cpu" and metadata["provenance"]["calibration_crops"] == 0
     assert metadata["provenance"]["quantizer"] == "onnxruntime.quantization.quantize_dynamic"
+
+
+def test_openvino_int8_target_writes_an_ir_and_bf16_needs_a_bf16_cpu(capsys, tmp_path):
+    from vitpose_trt.artifacts import metadata_from_openvino
+    from vitpose_trt.cpu_features import bf16_unavailable_reason
+
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, "--model", "vitpose-tiny", "--precision", "int8", "--target", "openvino",
+                          "--calib-count", "8", "--output", str(out_dir))
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "vitpose-tiny-int8-openvino.bin", "vitpose-tiny-int8-openvino.report.json", "vitpose-tiny-int8-openvino.xml",
+        "vitpose-tiny.onnx", "vitpose-tiny.report.json"]
+    assert "int8 report:" in out and "engine" not in out
+    assert metadata_from_openvino(out_dir / "vitpose-tiny-int8-openvino.xml").provenance.calibration_crops == 8
+    reason = bf16_unavailable_reason()
+    code, out, err = _run(capsys, "--model", "vitpose-tiny", "--precision", "bf16", "--target", "openvino",
+                          "--output", str(out_dir))
+    if reason is not None:  # refused before anything is exported
+        assert code == 2 and err == f"vitpose-export: error: --precision bf16 --target openvino: {reason}\n"
+    else:
+        assert code == 0 and (out_dir / "vitpose-tiny-bf16-openvino.report.json").is_file(), err
 
 
 def test_non_default_keypoint_set_gets_its_own_files(capsys, tmp_path):
@@ -225,3 +253,19 @@ def test_vitpose_s_cpu_int8_is_accurate(capsys, tmp_path):
     assert report["relative_l2"] < 0.03 and report["cosine"] > 0.999
     metadata = json.loads(_metadata_json(tmp_path / "vitpose-s-int8-cpu.onnx"))
     assert len(metadata["provenance"]["unquantized_nodes"]) == 24  # QK^T and attention@V of 12 blocks
+
+
+@pytest.mark.slow
+def test_vitpose_s_openvino_int8_is_accurate(capsys, tmp_path):
+    """NNCF's int8 at full size, judged in OpenVINO by the int8 bound of every int8 report (32 calibration
+    crops instead of the default 64 keep the test short)."""
+    from vitpose_trt.artifacts import metadata_from_openvino
+    from vitpose_trt.export.accuracy import REPORT_TOLERANCE
+
+    code, out, err = _run(capsys, "--model", "vitpose-s", "--precision", "int8", "--target", "openvino",
+                          "--calib-count", "32", "--output", str(tmp_path))
+    assert code == 0, err
+    report = json.loads((tmp_path / "vitpose-s-int8-openvino.report.json").read_text())
+    assert report["relative_l2"] < REPORT_TOLERANCE["int8"] and report["cosine"] > 0.99
+    metadata = metadata_from_openvino(tmp_path / "vitpose-s-int8-openvino.xml")
+    assert metadata.provenance.calibration_crops == 32 and metadata.target == "openvino"

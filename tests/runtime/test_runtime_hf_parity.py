@@ -71,3 +71,22 @@ def test_keypoints_match_hf_pipeline(models, hf_results, astronaut_bgr):
     # HF's DARK blurs with sigma 0.8 where the official code uses 2: the tails differ a little.
     assert error.max() < 2.0
     np.testing.assert_allclose(poses.scores, scores, atol=0.02)
+
+
+def test_openvino_keypoints_match_the_onnxruntime_backend(models, hf_results, astronaut_bgr, tmp_path_factory):
+    """The peaked ViTPose-S exported once and run by OpenVINO and ONNX Runtime: the same keypoints in fp32,
+    within a fraction of a pixel in bf16 (where the CPU has bf16; elsewhere bf16 is refused: see
+    test_openvino_backend)."""
+    from vitpose_trt.cpu_features import has_bf16
+    from vitpose_trt.export import export_onnx
+
+    onnx_path = export_onnx(models[1], tmp_path_factory.mktemp("peaked-s-onnx") / "vitpose-s.onnx")
+    reference = vt.PoseEstimator(onnx_path, backend="onnxruntime", flip_test=False)(astronaut_bgr, ASTRONAUT_BOXES)
+    poses = vt.PoseEstimator(onnx_path, backend="openvino", flip_test=False)(astronaut_bgr, ASTRONAUT_BOXES)
+    assert np.abs(poses.keypoints - reference.keypoints).max() < 0.01
+    np.testing.assert_allclose(poses.scores, reference.scores, atol=1e-4)
+    assert np.median(np.linalg.norm(poses.keypoints - hf_results[0], axis=2)) < 0.5
+    if has_bf16():
+        bf16 = vt.PoseEstimator(onnx_path, backend="openvino", precision="bf16", flip_test=False)
+        error = np.linalg.norm(bf16(astronaut_bgr, ASTRONAUT_BOXES).keypoints - reference.keypoints, axis=2)
+        assert np.median(error) < 0.5 and error.max() < 2.0

@@ -143,13 +143,14 @@ def results_for_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, 
     return coco_results(records), run
 
 
-def estimator_for(model: str, backend: str = "auto", threads: int | None = None):
-    """A `PoseEstimator` for a CLI's MODEL argument (engine, ONNX or checkpoint path, or a model name:
-    random weights, with a warning), checking the backend name before anything heavy is imported."""
+def estimator_for(model: str, backend: str = "auto", threads: int | None = None, precision: str | None = None):
+    """A `PoseEstimator` for a CLI's MODEL argument (engine, ONNX, OpenVINO IR or checkpoint path, or a model
+    name: random weights, with a warning), checking the backend name before anything heavy is imported.
+    precision: for backends that choose what they compute in (`PoseEstimator`'s precision=)."""
     from ..runtime.backends import AUTO, BACKENDS
 
     if backend != AUTO and backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; valid: {AUTO}, {', '.join(BACKENDS)}")
     from ..runtime import PoseEstimator
 
-    return PoseEstimator(model, backend=backend, threads=threads)
+    return PoseEstimator(model, backend=backend, threads=threads, precision=precision)

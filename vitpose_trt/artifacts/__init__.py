@@ -7,6 +7,7 @@ from .io import DYNAMIC, ModelIO, TensorSpec
 from .metadata import (
     DETECTOR_TASK,
     ONNXRUNTIME_CPU_TARGET,
+    OPENVINO_TARGET,
     POSE_TASK,
     SCHEMA_VERSION,
     TASKS,
@@ -20,6 +21,12 @@ from .onnx_metadata import (
     metadata_from_props,
     with_metadata,
 )
+from .openvino_metadata import (
+    OPENVINO_SUFFIX,
+    metadata_from_openvino,
+    metadata_from_openvino_model,
+    with_openvino_metadata,
+)
 from .pose_settings import PoseSettings
 from .provenance import Provenance
 from .sidecar import (
@@ -30,8 +37,10 @@ from .sidecar import (
 )
 
 __all__ = [
-    "DETECTOR_TASK", "DYNAMIC", "ENGINE_SUFFIXES", "ONNXRUNTIME_CPU_TARGET", "ONNX_METADATA_KEY", "POSE_TASK",
+    "DETECTOR_TASK", "DYNAMIC", "ENGINE_SUFFIXES", "ONNXRUNTIME_CPU_TARGET", "ONNX_METADATA_KEY", "OPENVINO_SUFFIX",
+    "OPENVINO_TARGET", "POSE_TASK",
     "SCHEMA_VERSION", "TASKS", "TENSORRT_TARGET", "ArtifactMetadata", "BuildOptions", "DetectorSettings", "EngineSidecar", "ModelIO",
-    "PoseSettings", "Provenance", "TensorSpec", "UnreadableOnnx", "metadata_from_onnx", "metadata_from_props",
-    "parse_batch", "sidecar_for_engine", "sidecar_path_for", "with_metadata",
+    "PoseSettings", "Provenance", "TensorSpec", "UnreadableOnnx", "metadata_from_onnx", "metadata_from_openvino",
+    "metadata_from_openvino_model", "metadata_from_props", "parse_batch", "sidecar_for_engine", "sidecar_path_for", "with_metadata",
+    "with_openvino_metadata",
 ]

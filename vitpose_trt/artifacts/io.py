@@ -151,6 +151,15 @@ def io_of_onnxruntime_session(session) -> ModelIO:
                    tuple(TensorSpec.of(t.name, t.type, t.shape) for t in session.get_outputs()))
 
 
+def io_of_openvino_model(model) -> ModelIO:
+    """The inputs and outputs of an `openvino.Model` or `CompiledModel` (dynamic dimensions are `DYNAMIC`)."""
+    def spec(port) -> TensorSpec:
+        shape = [d.get_length() if d.is_static else DYNAMIC for d in port.get_partial_shape()]
+        return TensorSpec.of(port.get_any_name(), port.get_element_type().to_dtype(), shape)
+
+    return ModelIO(tuple(spec(port) for port in model.inputs), tuple(spec(port) for port in model.outputs))
+
+
 def with_output_shapes(io: ModelIO, outputs: Mapping[str, object]) -> ModelIO:
     """`io` with each output's item shape taken from `outputs` (name -> an array the model returned): the
     concrete sizes of outputs an exporter left symbolic."""

@@ -26,10 +26,11 @@ SCHEMA_VERSION = 2
 SCHEMA_1 = 1
 POSE_TASK, DETECTOR_TASK = "pose", "detector"
 TASKS = (POSE_TASK, DETECTOR_TASK)
-#: Who an ONNX file is for: TensorRT (every engine's source), or ONNX Runtime on CPUs (vitpose-export
-#: --target onnxruntime-cpu: dynamic int8, which TensorRT cannot build).
-TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET = "tensorrt", "onnxruntime-cpu"
-TARGETS = (TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET)
+#: Who a model file is for: TensorRT (every engine's source), ONNX Runtime on CPUs (vitpose-export
+#: --target onnxruntime-cpu: dynamic int8, which TensorRT cannot build), or OpenVINO on CPUs (--target
+#: openvino: an NNCF int8 IR).
+TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET, OPENVINO_TARGET = "tensorrt", "onnxruntime-cpu", "openvino"
+TARGETS = (TENSORRT_TARGET, ONNXRUNTIME_CPU_TARGET, OPENVINO_TARGET)
 #: Model name of a file that carries no metadata of ours.
 UNKNOWN_MODEL = "unknown"
 
@@ -39,7 +40,8 @@ class ArtifactMetadata:
     """What a runtime needs to know about a model file, independent of the file's format.
 
     task: "pose" (then `pose` is set) or "detector" (then `detector` is). model: the architecture's name (a
-    detector's file stem). precision: "fp32", "fp16", "int8", "fp8". target: who the file is for (`TARGETS`).
+    detector's file stem). precision: "fp32", "fp16", "int8", "fp8" (a backend that computes a file in another
+    precision says so in its copy: torch-cuda "fp16", openvino "bf16"). target: who the file is for (`TARGETS`).
     provenance: how it was made.
     """
 

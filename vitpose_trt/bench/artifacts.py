@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, TENSORRT_TARGET
+from ..artifacts.metadata import ONNXRUNTIME_CPU_TARGET, OPENVINO_TARGET, TENSORRT_TARGET
 from ..dependencies import import_optional
 from ..errors import ConfigError
 from .sources import ModelSource
@@ -62,11 +62,12 @@ def _cache_stem(source: ModelSource) -> str:
 def onnx_for(source: ModelSource, precision: str, folder: Path, target: str = TENSORRT_TARGET) -> Path:
     """Path of `source` as an ONNX file in `precision` for `target`, exported into `folder` unless current.
 
-    target: who runs the file, as in vitpose-export: "tensorrt" (fp16/int8 as TensorRT runs them) or
-    "onnxruntime-cpu" (ONNX Runtime's dynamic int8, everything else fp32). Files and reports are named
-    like vitpose-export's. An `.onnx` source is returned as it is (its precision is whatever its metadata says).
+    target: who runs the file, as in vitpose-export: "tensorrt" (fp16/int8 as TensorRT runs them),
+    "onnxruntime-cpu" (ONNX Runtime's dynamic int8, everything else fp32) or "openvino" (NNCF's int8 IR;
+    bf16: the fp32 file). Files and reports are named like vitpose-export's. An `.onnx` or OpenVINO IR
+    source is returned as it is (its precision is whatever its metadata says).
     """
-    if source.kind == "onnx":
+    if source.kind in ("onnx", "openvino"):
         return source.path
     from ..export.pipeline import export_precision, onnx_path_for
     from ..export.recipes import is_current
@@ -87,5 +88,8 @@ def _log(line: str) -> None:
 
 def onnx_target_for(backend: str, precision: str) -> str:
     """The export target whose recipe suits `backend`: ONNX Runtime's CPU int8 recipe for onnxruntime int8
-    (the TensorRT recipe keeps unquantized parts fp16, which the CPU provider runs slowly), else TensorRT's."""
+    (the TensorRT recipe keeps unquantized parts fp16, which the CPU provider runs slowly), OpenVINO's for
+    openvino (int8: NNCF's IR; bf16: the fp32 file), else TensorRT's."""
+    if backend == "openvino":
+        return OPENVINO_TARGET
     return ONNXRUNTIME_CPU_TARGET if backend == "onnxruntime" and precision == "int8" else TENSORRT_TARGET

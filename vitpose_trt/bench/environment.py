@@ -1,17 +1,21 @@
-"""What a benchmark ran on: CPU, memory, GPUs, library versions, thread settings. Standard library only.
+"""What a benchmark ran on: CPU (and its low-precision instructions), memory, GPUs, library versions, threads.
 
 Library versions come from installed package metadata, so capturing them imports none of the heavy
-libraries; GPUs come from `vitpose_trt.gpus` (nvidia-smi, when it is on PATH).
+libraries; GPUs come from `vitpose_trt.gpus` (nvidia-smi, when it is on PATH); the CPU's bf16 / int8
+instructions from /proc/cpuinfo (`vitpose_trt.cpu_features`) and, where OpenVINO is installed, from
+OpenVINO's own view of the CPU (the one library imported here, only when installed).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
 
+from ..cpu_features import low_precision_flags
 from ..gpus import nvidia_smi_gpus
 
 #: Distributions whose versions a report records (several names for one library: first installed wins).
@@ -26,6 +30,8 @@ LIBRARIES = {
     "cupy": ("cupy-cuda13x", "cupy-cuda12x", "cupy"),
     "nvidia-modelopt": ("nvidia-modelopt",),
     "opencv": ("opencv-python-headless", "opencv-python"),
+    "openvino": ("openvino",),
+    "nncf": ("nncf",),
 }
 BYTES_PER_GIB = 1024**3
 
@@ -64,6 +70,15 @@ def total_memory_gib() -> float | None:
         return None
 
 
+def openvino_cpu_capabilities() -> list[str] | None:
+    """OpenVINO's `OPTIMIZATION_CAPABILITIES` of the CPU ("FP32", "BF16", "INT8", ...), None without OpenVINO."""
+    if importlib.util.find_spec("openvino") is None:
+        return None
+    import openvino
+
+    return list(openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
 def gpus() -> list[dict[str, str]]:
     """Visible NVIDIA GPUs as dicts (name, memory.total, driver_version, compute_cap); [] when none."""
     return [gpu.nvidia_smi_record() for gpu in nvidia_smi_gpus()]
@@ -77,6 +92,8 @@ def environment(threads: int | None = None) -> dict:
         "os": platform.platform(),
         "python": sys.version.split()[0],
         "cpu": cpu_model(),
+        "cpu_flags": low_precision_flags(),
+        "openvino_cpu_capabilities": openvino_cpu_capabilities(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gib": total_memory_gib(),

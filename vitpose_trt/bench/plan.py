@@ -25,7 +25,9 @@ from .model_only import Case
 from .sources import ModelSource, precision_of_file
 
 #: Precision benchmarked when none is named: what each backend is deployed in.
-DEFAULT_PRECISION = {"tensorrt": "fp16", "onnxruntime": "fp32", "torch": "fp32"}
+DEFAULT_PRECISION = {"tensorrt": "fp16", "onnxruntime": "fp32", "torch": "fp32", "openvino": "fp32"}
+#: Precisions a backend computes an fp32 file in at run time (OpenVINO's bf16 hint).
+RUN_TIME_PRECISIONS = {"openvino": ("bf16",)}
 
 
 @dataclass
@@ -44,14 +46,18 @@ def _checked_names(names: list[str] | None, valid: tuple[str, ...], what: str) -
 
 
 def _backends_for(source: ModelSource, asked: list[str] | None, plan: Plan) -> list[str]:
-    fixed = source.fixed_backend
-    if fixed and asked is not None and fixed not in asked:
-        raise ConfigError(f"{source.label} runs on {fixed} only, but --backend is {','.join(asked)}")
-    if fixed:
-        reason = backend_unavailable_reason(fixed)
-        if reason:
-            raise ConfigError(f"{source.label} runs on {fixed} only, which cannot run here: {reason}")
-        return [fixed]
+    allowed = source.file_backends
+    if allowed and asked is not None and not set(asked) <= set(allowed):
+        raise ConfigError(f"{source.label} runs on {' or '.join(allowed)} only, but --backend is {','.join(asked)}")
+    if allowed:
+        chosen = asked if asked is not None else [allowed[0]]
+        for backend in chosen:
+            reason = backend_unavailable_reason(backend)
+            if reason:
+                which = "which" if len(allowed) == 1 else backend
+                raise ConfigError(f"{source.label} runs on {' or '.join(allowed)} only, {which} cannot run here: "
+                                  f"{reason}")
+        return chosen
     if asked is not None:
         return asked
     best = best_backend()
@@ -68,9 +74,10 @@ def _precisions_for(source: ModelSource, backend: str, asked: list[str] | None) 
     in_file = precision_of_file(source)
     if in_file is None:
         return asked if asked is not None else [DEFAULT_PRECISION[backend]]
-    if asked is not None and in_file not in asked:
+    runs_in = (in_file, *RUN_TIME_PRECISIONS.get(backend, ())) if in_file == "fp32" else (in_file,)
+    if asked is not None and not set(asked) & set(runs_in):
         raise ConfigError(f"{source.label} is a {in_file} model, but --precision is {','.join(asked)}")
-    return [in_file]
+    return [p for p in asked if p in runs_in] if asked is not None else [in_file]
 
 
 def benchmark_plan(sources: list[ModelSource], backends: list[str] | None, precisions: list[str] | None,

@@ -1,8 +1,8 @@
 """What `--model` names: a known variant (random weights), a file (ONNX, engine, checkpoint), or a Hugging
 Face Hub id (a checkpoint: its snapshot folder in the huggingface_hub cache, downloaded on first use).
 
-A file fixes what it can run on: an `.onnx` runs on onnxruntime, an `.engine`/`.plan` on tensorrt, a
-checkpoint on torch (and on onnxruntime/tensorrt after a cached export).
+A file fixes what it can run on: an `.onnx` runs on onnxruntime (or openvino), an OpenVINO IR `.xml` on
+openvino, an `.engine`/`.plan` on tensorrt, a checkpoint on torch (and on the others after a cached export).
 """
 
 from __future__ import annotations
@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_onnx
+from ..artifacts.openvino_metadata import OPENVINO_SUFFIX, metadata_from_openvino
 from ..artifacts.sidecar import ENGINE_SUFFIXES, sidecar_for_engine
 from ..errors import ConfigError
 from ..model.hub import hub_id_from_text, snapshot_folder
 from ..specs import MODELS
 
-#: The backend a file type runs on, when it runs on one only.
-FIXED_BACKEND = {"onnx": "onnxruntime", "engine": "tensorrt"}
+#: The backends a file type runs on, the default first.
+FILE_BACKENDS = {"onnx": ("onnxruntime", "openvino"), "openvino": ("openvino",), "engine": ("tensorrt",)}
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """label: the report's "model" column; kind: "name", "onnx", "engine" or "checkpoint"."""
+    """label: the report's "model" column; kind: "name", "onnx", "openvino" (an IR), "engine" or "checkpoint"."""
 
     label: str
     kind: str
@@ -30,9 +31,14 @@ class ModelSource:
     path: Path | None = None
 
     @property
+    def file_backends(self) -> tuple[str, ...]:
+        """The backends this file runs on (the default first), or () when any can (after export)."""
+        return FILE_BACKENDS.get(self.kind, ())
+
+    @property
     def fixed_backend(self) -> str | None:
-        """The only backend this source runs on, or None when any can (after export)."""
-        return FIXED_BACKEND.get(self.kind)
+        """The backend this file runs on by default, or None when any can (after export)."""
+        return next(iter(self.file_backends), None)
 
 
 def model_source(text: str) -> ModelSource:
@@ -51,14 +57,17 @@ def model_source(text: str) -> ModelSource:
         raise ConfigError(f"--model {text!r} is neither a known model ({', '.join(MODELS)}), an existing path nor "
                           "a Hugging Face Hub id (org/name[@revision])")
     suffix = path.suffix.lower()
-    kind = "onnx" if suffix == ONNX_SUFFIX else "engine" if suffix in ENGINE_SUFFIXES else "checkpoint"
+    kinds = {ONNX_SUFFIX: "onnx", OPENVINO_SUFFIX: "openvino", **dict.fromkeys(ENGINE_SUFFIXES, "engine")}
+    kind = kinds.get(suffix, "checkpoint")
     return ModelSource(label=path.name, kind=kind, path=path)
 
 
 def precision_of_file(source: ModelSource) -> str | None:
-    """The precision recorded in an ONNX / engine file's metadata (None for names and checkpoints)."""
+    """The precision recorded in an ONNX / OpenVINO / engine file's metadata (None for names and checkpoints)."""
     if source.kind == "onnx":
         return metadata_from_onnx(source.path).precision
+    if source.kind == "openvino":
+        return metadata_from_openvino(source.path).precision
     if source.kind == "engine":
         return sidecar_for_engine(source.path).precision
     return None

@@ -61,6 +61,7 @@ def markdown_report(report: dict) -> str:
         f"- When (UTC): {env.get('timestamp_utc')}",
         f"- CPU: {env.get('cpu')} ({env.get('cpu_affinity') or env.get('cpu_count')} usable cores), "
         f"threads: {env.get('threads') or 'library default'}",
+        f"- CPU low-precision instructions: {_cpu_flags_text(env)}",
         f"- GPU: {gpus}",
         f"- Libraries: {libs}",
     ]
@@ -75,3 +76,11 @@ def markdown_report(report: dict) -> str:
         lines += ["", "## Skipped", ""]
         lines += [f"- {s['model']} / {s['backend']} / {s['precision']}: {s['reason']}" for s in report["skipped"]]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_flags_text(env: dict) -> str:
+    """The CPU's low-precision flags that are present, and OpenVINO's view of the CPU when recorded."""
+    flags = [flag for flag, present in (env.get("cpu_flags") or {}).items() if present]
+    text = ", ".join(flags) or "none recorded"
+    capabilities = env.get("openvino_cpu_capabilities")
+    return text + (f"; OpenVINO CPU capabilities: {', '.join(capabilities)}" if capabilities else "")

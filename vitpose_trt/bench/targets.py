@@ -49,8 +49,10 @@ def random_inputs(spec, batch: int) -> np.ndarray:
 
 def backend_source(source: ModelSource, backend: str, precision: str, batch: int, folder: Path):
     """What to hand the `backend` class: an ONNX path, an engine path, or a torch module."""
-    if backend == "onnxruntime":
-        return onnx_for(source, precision, folder, onnx_target_for(backend, precision))
+    if backend in ("onnxruntime", "openvino"):
+        # bf16 is OpenVINO computing the fp32 file (no file of its own)
+        in_file = "fp32" if precision == "bf16" else precision
+        return onnx_for(source, in_file, folder, onnx_target_for(backend, precision))
     if backend == "tensorrt":
         return source.path if source.kind == "engine" else _engine_for(source, precision, batch, folder)
     runs = TORCH_PRECISIONS[runtime_backend_name(backend)]
@@ -61,11 +63,14 @@ def backend_source(source: ModelSource, backend: str, precision: str, batch: int
 
 def opened_backend(backend: str, loaded_from, precision: str, batch: int, threads: int | None):
     """The runtime backend behind a report's `backend`, loaded from `loaded_from` (`backend_source`) for
-    `batch` items per call; torch-cuda in the case's `precision`, so rows say what really ran."""
+    `batch` items per call; torch-cuda in the case's `precision`, openvino computing in bf16 for a bf16 case
+    (else fp32, also for an int8 IR's unquantized rest), so rows say what really ran."""
     from ..runtime.backends import backend_class
 
     name = runtime_backend_name(backend)
     options = {"precision": precision} if name == "torch-cuda" else {}
+    if name == "openvino":
+        options = {"precision": "bf16" if precision == "bf16" else "fp32"}
     return backend_class(name)(loaded_from, max_batch=batch, threads=threads, **options)
 
 
@@ -100,6 +105,7 @@ def loaded_target(source: ModelSource, backend: str, loaded_from, batch: int, th
     notes = [RANDOM_WEIGHTS_NOTE] if source.kind == "name" else []
     notes += [f"runtime backend {name}"] + ([f"providers {','.join(engine.providers)}"]
                                              if hasattr(engine, "providers") else [])
+    notes += [f"OpenVINO computes unquantized ops in {engine.precision}"] if name == "openvino" else []
     inputs = {crops_input.name: crops}
     return Target(run=lambda: engine.run(inputs), clock=clock, device=engine.device, artifact=artifact,
                   metadata=metadata, notes=notes)

@@ -54,8 +54,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-images", type=int, metavar="N", help="evaluate only the first N images (by id)")
     p.add_argument("--oks-nms", type=float, default=DEFAULT_OKS_NMS_THRESHOLD, metavar="THR",
                    help=f"OKS NMS threshold per image (default {DEFAULT_OKS_NMS_THRESHOLD}; 1 keeps every pose)")
-    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, torch, tensorrt or torch-cuda; "
-                   "applies to both models")
+    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, openvino, torch, tensorrt or "
+                   "torch-cuda; applies to both models")
+    p.add_argument("--precision", metavar="P", help="what the backend computes in, where it chooses: openvino fp32 "
+                   "(default) or bf16 (CPUs with AVX512-BF16/AMX), torch-cuda fp16 (default) or fp32; others run "
+                   "the file's own precision")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"folder of the prediction files (default ./{DEFAULT_OUTPUT})")
@@ -95,7 +98,7 @@ def _ready_estimator(model: str, args: argparse.Namespace, annotations):
     from ..apps.evaluation import sigmas_for
     from ..apps.inference import estimator_for
 
-    estimator = estimator_for(model, args.backend, args.threads)
+    estimator = estimator_for(model, args.backend, args.threads, args.precision)
     sigmas_for(estimator.keypoints)
     checked_keypoint_count(annotations, estimator.keypoints)
     return estimator
@@ -108,7 +111,7 @@ def _run_identity(args: argparse.Namespace, model: str) -> dict:
 
     return {"command": "vitpose-eval", "model": where(model), "annotations": where(args.annotations),
             "images": where(args.images), "max_images": args.max_images, "detections": where(args.detections),
-            "min_box_score": args.min_box_score, "backend": args.backend}
+            "min_box_score": args.min_box_score, "backend": args.backend, "precision": args.precision}
 
 
 def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace, annotations, detections):

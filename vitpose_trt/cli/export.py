@@ -14,6 +14,11 @@ weights per channel, activations quantized at run time, every other op fp32), th
 runs fastest on CPUs (the default TensorRT int8 keeps unquantized ops in fp16, which ONNX Runtime's CPU
 provider runs slowly). It needs no calibration, and TensorRT cannot build it, so no engine is built.
 
+--target openvino (needs the openvino extra) --precision int8 writes DIR/<model>-int8-openvino.xml + .bin:
+NNCF's calibrated int8 as an OpenVINO IR, with its report run in OpenVINO. --precision bf16 writes no model
+(OpenVINO computes the fp32 ONNX in bf16 when asked: `--backend openvino --precision bf16`), only its report
+DIR/<model>-bf16-openvino.report.json; it needs a CPU with AVX512-BF16 or AMX. No engine is built.
+
 --detector DET.onnx imports a person detector instead (Ultralytics YOLO, transformers RT-DETR/D-FINE): DIR/<stem>.onnx
 with its metadata, DIR/<stem>-fp16.onnx with a report of matched boxes against the fp32 file, and its engine.
 """
@@ -27,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..artifacts.build_options import BUILDERS, DEFAULT_BATCH
+from ..artifacts.metadata import OPENVINO_TARGET
 from ..errors import CheckpointError, ConfigError
 from ..export.calibration import DEFAULT_CALIB_COUNT
 from ..export.fp16 import DEFAULT_FP16_CALIB_COUNT
@@ -66,16 +72,16 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--dataset", metavar="NAME", help="keypoint set / ViTPose++ expert: coco, aic, mpii, ap10k, "
                    "apt36k, wholebody (default: the model's)")
     o = p.add_argument_group("ONNX")
-    o.add_argument("--precision", default=DEFAULT_PRECISION, metavar="{fp32,fp16,int8,fp8}",
+    o.add_argument("--precision", default=DEFAULT_PRECISION, metavar="{fp32,fp16,int8,fp8,bf16}",
                    help=f"precision of the converted graph (default {DEFAULT_PRECISION})")
     o.add_argument("--target", default=DEFAULT_TARGET, metavar="{" + ",".join(TARGETS) + "}",
-                   help="who runs the converted file: tensorrt (default), or onnxruntime-cpu (int8 only: "
+                   help="who runs the converted file: tensorrt (default), onnxruntime-cpu (int8 only: "
                    "ONNX Runtime's dynamic int8, unquantized ops fp32, no calibration, no engine; "
-                   "<model>-int8-cpu.onnx)")
+                   "<model>-int8-cpu.onnx) or openvino (int8: NNCF, <model>-int8-openvino.xml; bf16: a report)")
     o.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help="ONNX opset, 17-20 (default 17)")
     o.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"output folder (default ./{DEFAULT_OUTPUT})")
-    c = p.add_argument_group("calibration (fp16 range analysis, int8/fp8 scales; not for fp32 or "
+    c = p.add_argument_group("calibration (fp16 range analysis, int8/fp8 scales; not for fp32, bf16 or "
                              "--target onnxruntime-cpu)")
     c.add_argument("--calib-images", metavar="PATH", help="folder of images; each gives one whole-image box "
                    "(default: scikit-image's bundled sample photos, five boxes each; the accuracy report's "
@@ -86,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
     e = p.add_argument_group("engine")
     e.add_argument("--builder", metavar="{auto,tensorrt,tensorrt-rtx,none}",
                    help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto; "
-                   "--target onnxruntime-cpu builds no engine)")
+                   "--target onnxruntime-cpu / openvino build no engine)")
     e.add_argument("--batch", default=DEFAULT_BATCH_TEXT, metavar="MIN:OPT:MAX",
                    help=f"optimization profile of the batch axis (default {DEFAULT_BATCH_TEXT})")
     e.add_argument("--workspace", type=int, metavar="MIB", help="builder workspace limit in MiB")
@@ -115,8 +121,9 @@ def _checked_names(args: argparse.Namespace) -> None:
     if args.builder not in BUILDER_CHOICES:
         raise ConfigError(f"unknown builder {args.builder!r}; valid: {', '.join(BUILDER_CHOICES)}")
     if args.target != DEFAULT_TARGET and args.builder != "none":
-        raise ConfigError(f"--target {args.target} writes dynamic int8 (MatMulInteger), which TensorRT cannot "
-                          "build; use --target tensorrt for an engine, or drop --builder")
+        raise ConfigError(f"--target {args.target} writes files for {args.target}, which TensorRT cannot build; "
+                          "use --target tensorrt for an engine, or drop --builder")
+    _checked_run_time_precision(args.target, args.precision)
     if args.model is not None:
         spec_by_name(args.model)
     if args.dataset is not None:
@@ -126,6 +133,16 @@ def _checked_names(args: argparse.Namespace) -> None:
                               "id org/name[@revision])")
     if args.opset not in SUPPORTED_OPSETS:
         raise ConfigError(f"unsupported opset {args.opset}: use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1}")
+
+
+def _checked_run_time_precision(target: str, precision: str) -> None:
+    """Refuse a precision computed at run time (OpenVINO bf16) that this CPU lacks, before the export."""
+    from ..cpu_features import bf16_unavailable_reason
+    from ..export.targets import is_run_time_precision
+
+    reason = bf16_unavailable_reason() if is_run_time_precision(precision, target) else None
+    if reason is not None:
+        raise ConfigError(f"--precision {precision} --target {target}: {reason}")
 
 
 def _checked_calibration(args: argparse.Namespace) -> None:

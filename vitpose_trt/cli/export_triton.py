@@ -26,8 +26,11 @@ def repository_options(args: argparse.Namespace, checked_output: Callable[[str],
         if args.triton_net is not None:
             raise ConfigError("--triton-net needs --triton-repo")
         return None
+    from ..artifacts.metadata import OPENVINO_TARGET
     from ..serve.model_repository import RepositoryOptions
 
+    if args.target == OPENVINO_TARGET:
+        raise ConfigError("--triton-repo serves an engine or an ONNX file; --target openvino writes OpenVINO files")
     if args.triton_net == "tensorrt" and args.builder == "none":
         raise ConfigError("--triton-net tensorrt needs an engine: drop --builder none")
     repository = RepositoryOptions(net_backend=args.triton_net, net_instances=args.triton_instances)

@@ -77,7 +77,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--render", action="store_true", help="also write the images / video with the poses drawn")
     p.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD, metavar="T",
                    help=f"--render: draw keypoints scoring above T (default {DEFAULT_SCORE_THRESHOLD})")
-    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, torch, tensorrt or torch-cuda")
+    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, openvino, torch, tensorrt or "
+                   "torch-cuda")
+    p.add_argument("--precision", metavar="P", help="what the backend computes in, where it chooses: openvino fp32 "
+                   "(default) or bf16 (CPUs with AVX512-BF16/AMX), torch-cuda fp16 (default) or fp32; others run "
+                   "the file's own precision")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
     p.add_argument("--detector-threads", type=int, metavar="N", help="CPU threads of the detector (default: "
                    "--threads); with --track the detector runs in its own thread beside the poses, and on a small "
@@ -135,7 +139,8 @@ def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
 
     return {"command": "vitpose-infer", "model": where(args.model), "input": where(args.input), "inputs": inputs,
             "detections": where(args.detections), "category_id": args.category_id,
-            "min_box_score": args.min_box_score, "backend": args.backend, "detector": where(args.detector),
+            "min_box_score": args.min_box_score, "backend": args.backend, "precision": args.precision,
+            "detector": where(args.detector),
             "detector_threshold": args.detector_threshold, "max_persons": args.max_persons,
             # None when not tracking: streams of untracked runs made before these options existed still resume.
             **({"track": True, "detect_every": args.detect_every, "smooth": args.smooth is not False}
@@ -159,7 +164,7 @@ def _infer(args: argparse.Namespace) -> int:
         detections = Detections.from_file(args.detections, category, args.min_box_score)
         if detections.skipped:
             print(f"note: skipped {detections.skipped} detections with zero width or height")
-    estimator = estimator_for(args.model, args.backend, args.threads)
+    estimator = estimator_for(args.model, args.backend, args.threads, args.precision)
     output = Path(args.output)
     run = StreamedRun(output / STREAM_FILE, _run_identity(args, len(source)), args.resume)
     if args.resume:

@@ -14,14 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from ..dependencies import import_optional
+from ..errors import ConfigError
 from ..specs import HEATMAP_STRIDE, INPUT_NAME
 
 #: Crops per forward pass when computing reference / candidate heatmaps.
 INFERENCE_BATCH = 8
 #: fp32 ONNX vs fp32 PyTorch: relative L2 above this fails the export (AccuracyError).
 FP32_TOLERANCE = 1e-4
-#: Relative L2 above which a converted file's report is flagged (printed warning; the file is kept).
-REPORT_TOLERANCE = {"fp16": 1e-2, "int8": 0.1, "fp8": 0.1}
+#: Relative L2 above which a converted file's report is flagged (printed warning; the file is kept). bf16
+#: (OpenVINO computing the fp32 file in bf16) has the bound of the other 16-bit float.
+REPORT_TOLERANCE = {"fp16": 1e-2, "bf16": 1e-2, "int8": 0.1, "fp8": 0.1}
+#: The runtimes a report can run a file in.
+RUNTIMES = ("onnxruntime", "openvino")
+#: Precision -> OpenVINO's INFERENCE_PRECISION_HINT (always set: OpenVINO's own default is bf16 on AMX CPUs).
+OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16"}
 #: Keypoints count as agreeing when their argmax peaks are at most this many input pixels apart.
 AGREEMENT_RADIUS_PX = HEATMAP_STRIDE
 KEYPOINT_METHOD = "argmax of each heatmap (no sub-pixel refinement), distances in network-input pixels"
@@ -47,6 +53,37 @@ def heatmaps_from_onnx(path: str | Path, crops: np.ndarray, batch: int = INFEREN
         chunk = np.ascontiguousarray(crops[start : start + batch], dtype=np.float32)
         outputs.append(np.asarray(session.run(None, {INPUT_NAME: chunk})[0], dtype=np.float32))
     return np.concatenate(outputs)
+
+
+def heatmaps_from_openvino(path: str | Path, crops: np.ndarray, precision: str = "fp32",
+                           batch: int = INFERENCE_BATCH) -> np.ndarray:
+    """Run an ONNX file or OpenVINO IR in OpenVINO on the CPU, computing in `precision` ("fp32" | "bf16"):
+    crops (N, 3, 256, 192) float32 -> (N, K, 64, 48) float32. `ConfigError` when this CPU cannot compute in
+    `precision` (OpenVINO would fall back to fp32)."""
+    openvino = import_optional("openvino", "the OpenVINO accuracy check")
+    hint = OPENVINO_HINTS[precision]
+    compiled = openvino.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": hint})
+    effective = compiled.get_property("INFERENCE_PRECISION_HINT")
+    if effective != getattr(openvino.Type, hint):
+        raise ConfigError(f"this CPU cannot compute in {precision} with OpenVINO (it would use "
+                          f"{effective.get_type_name()}): bf16 needs AVX512-BF16 or AMX")
+    request = compiled.create_infer_request()
+    outputs = []
+    for start in range(0, len(crops), batch):
+        chunk = np.ascontiguousarray(crops[start : start + batch], dtype=np.float32)
+        outputs.append(np.asarray(request.infer({INPUT_NAME: chunk})[0], dtype=np.float32))
+    return np.concatenate(outputs)
+
+
+def heatmaps_from_file(path: str | Path, crops: np.ndarray, runtime: str = "onnxruntime",
+                       precision: str = "fp32") -> np.ndarray:
+    """Heatmaps (N, K, 64, 48) float32 of `path` on crops (N, 3, 256, 192) in `runtime` ("onnxruntime":
+    the file as it is; "openvino": computing its unquantized ops in `precision`)."""
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
+    if runtime == "openvino":
+        return heatmaps_from_openvino(path, crops, precision)
+    return heatmaps_from_onnx(path, crops)
 
 
 def argmax_keypoints(heatmaps: np.ndarray) -> np.ndarray:

@@ -1,14 +1,17 @@
-"""The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> `DIR/<model>-<precision>.onnx`.
+"""The export stage as one call: model -> `DIR/<model>.onnx` (checked) -> the file of a precision and target.
 
-`target` picks who runs the converted file: "tensorrt" (default; fp16 / int8 / fp8 as TensorRT runs them
-fastest, unquantized parts fp16) or "onnxruntime-cpu" (int8 only: ONNX Runtime's dynamic int8, everything
-unquantized fp32, no calibration, no engine: `cpu_quantization`), written as `DIR/<model>-int8-cpu.onnx`
-so the two never clash.
+`target` picks who runs the converted file (`targets`): "tensorrt" (default; fp16 / int8 / fp8 as TensorRT
+runs them fastest, unquantized parts fp16, `DIR/<model>-<precision>.onnx`), "onnxruntime-cpu" (int8 only:
+ONNX Runtime's dynamic int8, everything unquantized fp32, no calibration, no engine: `cpu_quantization`,
+`DIR/<model>-int8-cpu.onnx`) or "openvino" (int8: NNCF's calibrated int8 as an OpenVINO IR,
+`openvino_quantization`, `DIR/<model>-int8-openvino.xml`; bf16: no file, OpenVINO computes the fp32 ONNX
+in bf16, so only its report is written).
 
-Every file is checked in ONNX Runtime (CPU) against fp32 PyTorch on held-out real crops and gets an
-accuracy report, printed and written beside it (`DIR/<model>.report.json`,
-`DIR/<model>-<precision>.report.json`). The fp32 file must agree to `FP32_TOLERANCE` relative L2
-(else `AccuracyError`); a converted file over its tolerance is kept, with a printed warning.
+Every file is checked against fp32 PyTorch on held-out real crops, in the runtime that will run it (ONNX
+Runtime on the CPU for ONNX files, OpenVINO for IRs and bf16), and gets an accuracy report, printed and
+written beside it (`DIR/<model>.report.json`, `DIR/<model>-<precision>.report.json`, ...). The fp32 file must
+agree to `FP32_TOLERANCE` relative L2 (else `AccuracyError`); a converted file over its tolerance is kept,
+with a printed warning.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from filelock import Timeout
 
-from ..artifacts.metadata import TENSORRT_TARGET
+from ..artifacts.metadata import OPENVINO_TARGET
 from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
 from .accuracy import (
@@ -29,7 +32,7 @@ from .accuracy import (
     REPORT_TOLERANCE,
     AccuracyReport,
     accuracy_report,
-    heatmaps_from_onnx,
+    heatmaps_from_file,
     heatmaps_from_torch,
 )
 from .calibration import (
@@ -43,28 +46,27 @@ from .cpu_quantization import CPU_TARGET, cpu_int8_onnx_from_fp32
 from .files import EXTERNAL_DATA_THRESHOLD_BYTES, write_json_atomic
 from .fp16 import DEFAULT_FP16_CALIB_COUNT, fp16_onnx_from_fp32
 from .onnx_export import DEFAULT_OPSET, export_onnx
+from .openvino_quantization import openvino_int8_from_fp32
 from .quantization import QUANTIZED_PRECISIONS, quantized_onnx_from_fp32
 from .recipes import is_current, report_path_for
+from .targets import (  # noqa: F401  (TARGET_PRECISIONS, onnx_path_for: re-exported, callers import them from here)
+    DEFAULT_TARGET,
+    PRECISIONS,
+    TARGET_PRECISIONS,
+    TARGETS,
+    checked_target,
+    is_run_time_precision,
+    needs_calibration,
+    onnx_path_for,
+    report_path_of,
+)
 
-PRECISIONS = ("fp32", "fp16", "int8", "fp8")
-DEFAULT_TARGET = TENSORRT_TARGET
-TARGETS = (DEFAULT_TARGET, CPU_TARGET)
-#: Precisions each target has a recipe for (fp32 is the same file for every target).
-TARGET_PRECISIONS = {DEFAULT_TARGET: PRECISIONS, CPU_TARGET: ("fp32", "int8")}
-#: File name suffix after the precision, per target.
-_TARGET_SUFFIX = {DEFAULT_TARGET: "", CPU_TARGET: "-cpu"}
 _RANDOM_WEIGHTS_NOTE = "random weights: heatmaps are nearly flat, so keypoint agreement means little"
 
 
 def default_calib_count(precision: str) -> int:
     """Calibration crops used when the caller gives none: fp16 only needs activation ranges."""
     return DEFAULT_FP16_CALIB_COUNT if precision == "fp16" else DEFAULT_CALIB_COUNT
-
-
-def needs_calibration(precision: str, target: str = DEFAULT_TARGET) -> bool:
-    """Whether converting to `precision` for `target` uses calibration crops (fp32 and the CPU int8,
-    whose activations are quantized at run time, do not)."""
-    return precision != "fp32" and target != CPU_TARGET
 
 
 def default_calibration_crops(precision: str, target: str, warp: str) -> np.ndarray | None:
@@ -83,13 +85,6 @@ def artifact_name(model) -> str:
     return f"{model.spec.name}-{model.keypoints.name}"
 
 
-def onnx_path_for(output_dir: str | Path, model_name: str, precision: str, target: str = DEFAULT_TARGET) -> Path:
-    """`DIR/<model>.onnx` for fp32, `DIR/<model>-<precision>.onnx` otherwise, `DIR/<model>-int8-cpu.onnx` for
-    target "onnxruntime-cpu" (model: `artifact_name`)."""
-    suffix = "" if precision == "fp32" else f"-{precision}{_TARGET_SUFFIX[target]}"
-    return Path(output_dir) / f"{model_name}{suffix}.onnx"
-
-
 @dataclass
 class ExportResult:
     """What the export stage wrote: the fp32 file and its check, the requested precision's file and report
@@ -106,20 +101,26 @@ class ExportResult:
 
 @dataclass
 class _Judge:
-    """Compares ONNX files with the fp32 PyTorch heatmaps on held-out crops and writes their reports."""
+    """Compares model files with the fp32 PyTorch heatmaps on held-out crops and writes their reports."""
 
     crops: np.ndarray
     reference: np.ndarray
     model_name: str
     random_weights: bool
 
-    def report(self, onnx_path: Path, precision: str, tolerance: float) -> tuple[AccuracyReport, Path]:
-        report = accuracy_report(self.reference, heatmaps_from_onnx(onnx_path, self.crops), precision=precision,
-                                 onnx=str(onnx_path), tolerance=tolerance, model=self.model_name,
-                                 crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
+    def report(self, path: Path, precision: str, tolerance: float, report_path: Path,
+               target: str = DEFAULT_TARGET) -> tuple[AccuracyReport, Path]:
+        """Run `path` as `target`'s runtime runs it (OpenVINO for its files and bf16, else ONNX Runtime)."""
+        runtime = "openvino" if target == OPENVINO_TARGET and precision != "fp32" else "onnxruntime"
+        computed_in = precision if is_run_time_precision(precision, target) else "fp32"
+        heatmaps = heatmaps_from_file(path, self.crops, runtime, computed_in)
+        report = accuracy_report(self.reference, heatmaps, precision=precision, onnx=str(path), tolerance=tolerance,
+                                 model=self.model_name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
+        if runtime == "openvino":
+            report.notes.append(f"run by OpenVINO on the CPU, unquantized ops computed in {computed_in}")
         if self.random_weights:
             report.notes.append(_RANDOM_WEIGHTS_NOTE)
-        return report, write_json_atomic(report.to_dict(), report_path_for(onnx_path))
+        return report, write_json_atomic(report.to_dict(), report_path)
 
 
 def export_precision(
@@ -141,7 +142,8 @@ def export_precision(
     calibration_crops: (N, 3, 256, 192) float32 real crops for fp16/int8/fp8 (`needs_calibration`); None
     uses the first `default_calib_count(precision)` crops of scikit-image's calibration photos. Giving
     crops to a conversion that uses none is a `ConfigError`. random_weights only adds a
-    note to the report. target: "tensorrt" or "onnxruntime-cpu" (see the module docstring). name: the
+    note to the report. target: "tensorrt", "onnxruntime-cpu" or "openvino" (see the module docstring;
+    `ExportResult.onnx` is then the file to run: an IR for OpenVINO int8, the fp32 ONNX for bf16). name: the
     files' stem (default `artifact_name(model)`). reuse_current: keep files that `recipes.is_current` says
     this version would write the same (a cache; their reports are read back). Raises `AccuracyError` when
     the fp32 file disagrees with PyTorch, `ConfigError` for a precision the target has no recipe for.
@@ -158,15 +160,6 @@ def export_precision(
                verbose, external_data_threshold, log, reuse_current)
     with export_lock(job.fp32_path, log):
         return _export_in_turn(job, calibration_crops)
-
-
-def checked_target(target: str, precision: str) -> None:
-    """Raise `ConfigError` unless `target` is known and has a recipe for `precision`."""
-    if target not in TARGETS:
-        raise ConfigError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
-    if precision not in TARGET_PRECISIONS[target]:
-        raise ConfigError(f"target {target} has no {precision} recipe (ONNX Runtime's CPU provider runs fp16/fp8 "
-                          f"slower than fp32); use {' or '.join(TARGET_PRECISIONS[target])}")
 
 
 def export_lock(fp32_path: Path, log: Callable[[str], None] = print):
@@ -221,6 +214,10 @@ class _Job:
     def path(self) -> Path:
         return onnx_path_for(self.output_dir, self.name, self.precision, self.target)
 
+    @property
+    def report_path(self) -> Path:
+        return report_path_of(self.output_dir, self.name, self.precision, self.target)
+
     def reusable(self, path: Path, precision: str) -> bool:
         return self.reuse_current and is_current(path, precision, self.target)
 
@@ -233,11 +230,11 @@ def _export_in_turn(job: _Job, calibration_crops) -> ExportResult:
     crops = held_out_crops(warp)
     judge = _Judge(crops, heatmaps_from_torch(job.model, crops), job.model.spec.name, job.random_weights)
     if job.reusable(fp32_path, "fp32"):
-        check, check_path = _report_on_disk(fp32_path)
+        check, check_path = _report_on_disk(report_path_for(fp32_path))
     else:
         job.log(f"exporting {job.name} to {fp32_path} (opset {job.opset})")
         export_onnx(job.model, fp32_path, opset=job.opset, external_data_threshold=job.external_data_threshold)
-        check, check_path = judge.report(fp32_path, "fp32", FP32_TOLERANCE)
+        check, check_path = judge.report(fp32_path, "fp32", FP32_TOLERANCE, report_path_for(fp32_path))
         job.log(f"fp32 check: {check.summary()}")
     if not check.within_tolerance:
         raise AccuracyError(f"{fp32_path} differs from PyTorch: rel-L2 {check.relative_l2:.3g} > {FP32_TOLERANCE:g} "
@@ -246,8 +243,12 @@ def _export_in_turn(job: _Job, calibration_crops) -> ExportResult:
     if job.precision == "fp32":
         return result
     result.onnx = job.path
-    _convert(job, calibration_crops, warp)
-    result.report, result.report_path = judge.report(result.onnx, job.precision, REPORT_TOLERANCE[job.precision])
+    if is_run_time_precision(job.precision, job.target):
+        job.log(f"{job.precision} for {job.target} needs no file of its own: measuring the fp32 file run in it")
+    else:
+        _convert(job, calibration_crops, warp)
+    result.report, result.report_path = judge.report(result.onnx, job.precision, REPORT_TOLERANCE[job.precision],
+                                                     job.report_path, job.target)
     job.log(f"{job.precision} report: {result.report.summary()}")
     if not result.report.within_tolerance:
         job.log(f"WARNING: {job.precision} rel-L2 {result.report.relative_l2:.3g} exceeds "
@@ -257,8 +258,8 @@ def _export_in_turn(job: _Job, calibration_crops) -> ExportResult:
 
 def _result_on_disk(job: _Job) -> ExportResult:
     """The result of an earlier export whose files are all current (nothing is written)."""
-    check, check_path = _report_on_disk(job.fp32_path)
-    report, report_path = (check, check_path) if job.precision == "fp32" else _report_on_disk(job.path)
+    check, check_path = _report_on_disk(report_path_for(job.fp32_path))
+    report, report_path = (check, check_path) if job.precision == "fp32" else _report_on_disk(job.report_path)
     job.log(f"reusing {job.path} (current; {report.summary()})")
     return ExportResult(job.precision, job.fp32_path, job.path, check, check_path, report, report_path)
 
@@ -273,20 +274,22 @@ def _convert(job: _Job, calibration_crops, warp: str) -> None:
                              verbose=job.verbose, external_data_threshold=job.external_data_threshold)
 
 
-def _report_on_disk(onnx_path: Path) -> tuple[AccuracyReport, Path]:
-    """The accuracy report written beside `onnx_path` by an earlier export."""
-    path = report_path_for(onnx_path)
+def _report_on_disk(path: Path) -> tuple[AccuracyReport, Path]:
+    """The accuracy report an earlier export wrote at `path`."""
     return AccuracyReport.from_dict(json.loads(path.read_text(encoding="utf-8"))), path
 
 
 def converted_onnx_from_fp32(src: Path, dst: Path, precision: str, target: str = DEFAULT_TARGET,
                              crops: np.ndarray | None = None, verbose: bool = False,
                              external_data_threshold: int = EXTERNAL_DATA_THRESHOLD_BYTES) -> Path:
-    """The fp32 ONNX `src` converted to `precision` for `target` by that pair's recipe, written to `dst`.
+    """The fp32 ONNX `src` converted to `precision` for `target` by that pair's recipe, written to `dst` (an
+    OpenVINO IR `.xml` for target "openvino").
 
     crops: (N, 3, 256, 192) float32 calibration crops where `needs_calibration`, else None. No accuracy
     report (that is `export_precision`'s). Returns `dst`.
     """
+    if target == OPENVINO_TARGET:
+        return openvino_int8_from_fp32(src, dst, crops, verbose=verbose)
     options = {"verbose": verbose, "external_data_threshold": external_data_threshold}
     if target == CPU_TARGET:
         return cpu_int8_onnx_from_fp32(src, dst, **options)

@@ -39,9 +39,12 @@ STAGES = ("validate", "crop", "infer", "flip_merge", "decode", "map")
 class PoseEstimator(StageTimed):
     """Top-down ViTPose inference; one estimator may serve several threads.
 
-    model_or_path: `.engine`/`.plan` (TensorRT), `.onnx` (ONNX Runtime), a checkpoint path or model name
-    or a `ViTPose` module (PyTorch), or a loaded pose `Backend` (`runtime.backends.open_backend`). backend: "auto" (by model_or_path), "torch", "onnxruntime",
-    "tensorrt" or "torch-cuda". color: channel order of the images you pass, "bgr" (OpenCV) or "rgb".
+    model_or_path: `.engine`/`.plan` (TensorRT), `.onnx` (ONNX Runtime), an OpenVINO IR `.xml` (OpenVINO),
+    a checkpoint path or model name or a `ViTPose` module (PyTorch), or a loaded pose `Backend`
+    (`runtime.backends.open_backend`). backend: "auto" (by model_or_path), "torch", "onnxruntime",
+    "tensorrt", "torch-cuda" or "openvino". precision: only for backends that choose what they compute in:
+    openvino "fp32" (default) or "bf16" (on CPUs with AVX512-BF16 or AMX), torch-cuda "fp16" (default) or
+    "fp32"; other backends run the file's own precision and refuse it. color: channel order of the images you pass, "bgr" (OpenCV) or "rgb".
     flip_test / decode: None = the keypoint set's official setting (the artifact's metadata); decode is
     one of "argmax", "quarter-offset", "dark", "dark-udp". max_batch: most crops per inference (None: the
     backend's default / the engine's limit); more persons are run in chunks. threads: CPU threads for
@@ -54,7 +57,7 @@ class PoseEstimator(StageTimed):
     the device's too (slower: it removes the overlap between stages); ignored on the CPU.
 
     Threads: calls from several threads give the same poses as the same calls made one after another.
-    On CPU backends (onnxruntime, torch) they run concurrently: every thread gets its own crop stage
+    On CPU backends (onnxruntime, openvino, torch) they run concurrently: every thread gets its own crop stage
     (its own buffers), and ONNX Runtime's `run` and PyTorch inference are thread-safe. GPU backends
     (tensorrt, torch-cuda) reuse device buffers and CUDA graphs across calls, so their calls take turns
     (one lock per estimator); for parallel GPU work, use one estimator per thread.
@@ -62,14 +65,14 @@ class PoseEstimator(StageTimed):
 
     def __init__(self, model_or_path, backend: str = AUTO, color: str = "bgr", flip_test: bool | None = None,
                  decode: str | None = None, max_batch: int | None = None, threads: int | None = None,
-                 on_stage: OnStage | None = None, sync_stages: bool = False):
+                 on_stage: OnStage | None = None, sync_stages: bool = False, precision: str | None = None):
         # Options first: a typo should not cost loading a model.
         self.color = checked_color(color)
         _checked_flip_test(flip_test, official=False)
         if decode is not None:
             _checked_decode(decode, official=decode)
         self._clock = StageClock(on_stage)  # checks the callback before a model is loaded
-        self.backend = open_backend(model_or_path, backend, max_batch=max_batch, threads=threads)
+        self.backend = open_backend(model_or_path, backend, max_batch=max_batch, threads=threads, precision=precision)
         self.metadata = pose_metadata_for(self.backend)
         self.settings = settings = self.metadata.pose
         self.keypoints = settings.keypoints

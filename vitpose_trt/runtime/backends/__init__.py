@@ -1,7 +1,7 @@
 """Inference backends by name; each loads its engine library only when opened.
 
 `open_backend(source, backend="auto")` picks by what `source` is: `.engine`/`.plan` -> tensorrt,
-`.onnx` -> onnxruntime, a checkpoint path, a Hugging Face Hub id (org/name[@revision]), a model name or
+`.onnx` -> onnxruntime, an OpenVINO IR `.xml` -> openvino, a checkpoint path, a Hugging Face Hub id (org/name[@revision]), a model name or
 a CPU torch module -> torch, a torch module on the GPU -> torch-cuda.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ...artifacts.io import ModelIO
 from ...artifacts.onnx_metadata import ONNX_SUFFIX
+from ...artifacts.openvino_metadata import OPENVINO_SUFFIX
 from ...artifacts.sidecar import ENGINE_SUFFIXES
 from ...errors import ConfigError
 from ...model.hub import is_hub_id
@@ -25,8 +26,11 @@ BACKENDS = {
     "torch": ("torch", "TorchBackend"),
     "tensorrt": ("tensorrt", "TensorRTBackend"),
     "torch-cuda": ("torch_cuda", "TorchCudaBackend"),
+    "openvino": ("openvino", "OpenVinoBackend"),
 }
 AUTO = "auto"
+#: The backends that compute a model in a precision chosen when opened (`Backend.precisions`).
+PRECISION_CHOOSERS = ("torch-cuda", "openvino")
 
 __all__ = ["AUTO", "BACKENDS", "DEFAULT_MAX_BATCH", "Backend", "backend_class", "backend_name_for", "open_backend"]
 
@@ -55,6 +59,8 @@ def backend_name_for(source) -> str:
         return "tensorrt"
     if suffix == ONNX_SUFFIX:
         return "onnxruntime"
+    if suffix == OPENVINO_SUFFIX:
+        return "openvino"
     if Path(source).exists() or str(source) in MODELS or is_hub_id(source):
         return "torch"
     raise ConfigError(f"{source}: no such file or folder, not a Hugging Face Hub id (org/name[@revision]) and "
@@ -71,24 +77,41 @@ def backend_class(name: str) -> type[Backend]:
 
 
 def open_backend(source, backend: str = AUTO, *, max_batch: int | None = None, threads: int | None = None,
-                 io: ModelIO | None = None) -> Backend:
+                 io: ModelIO | None = None, precision: str | None = None) -> Backend:
     """Load `source` into the backend named `backend` ("auto" = `backend_name_for(source)`); a `Backend`
     already loaded (say, torch-cuda with precision="fp32") is returned as it is.
 
     max_batch: most items per call (None: the artifact's limit or DEFAULT_MAX_BATCH).
     threads: CPU threads for CPU backends (None: the library's default). io: the inputs and outputs of a
-    torch module other than ViTPose (model files describe their own).
+    torch module other than ViTPose (model files describe their own). precision: what a backend that
+    chooses it computes the model in (`Backend.precisions`: torch-cuda "fp16" | "fp32", openvino "fp32" |
+    "bf16"); None = that backend's default (torch-cuda fp16, openvino fp32). Other backends run a file in
+    the precision it was exported in and refuse any `precision`.
     """
     if isinstance(source, Backend):
-        return _opened(source, backend, max_batch, threads, io)
+        return _opened(source, backend, max_batch, threads, io, precision)
     name = backend_name_for(source) if backend == AUTO else backend
-    return backend_class(name)(source, max_batch=max_batch, threads=threads, io=io)
+    cls = backend_class(name)
+    options = {} if precision is None else {"precision": _checked_precision(cls, precision)}
+    return cls(source, max_batch=max_batch, threads=threads, io=io, **options)
 
 
-def _opened(loaded: Backend, backend: str, max_batch, threads, io) -> Backend:
+def _checked_precision(cls: type[Backend], precision: str) -> str:
+    """`precision` when `cls` computes models in a precision of its choosing and this is one; else `ConfigError`."""
+    if not cls.precisions:
+        choosers = ", ".join(f"{name} ({' | '.join(backend_class(name).precisions)})" for name in PRECISION_CHOOSERS)
+        raise ConfigError(f"the {cls.name} backend runs a file in the precision it was exported in; precision= "
+                          f"is for {choosers}")
+    if precision not in cls.precisions:
+        raise ConfigError(f"unknown precision {precision!r} for {cls.name}; valid: {', '.join(cls.precisions)}")
+    return precision
+
+
+def _opened(loaded: Backend, backend: str, max_batch, threads, io, precision) -> Backend:
     """An already loaded backend, as it is; options that would change it are refused."""
     if backend not in (AUTO, loaded.name):
         raise ConfigError(f"this model is already loaded on {loaded.name}; backend={backend!r} cannot change that")
-    if max_batch is not None or threads is not None or io is not None:
-        raise ConfigError("max_batch, threads and io are set when a backend is opened, not on a loaded one")
+    if max_batch is not None or threads is not None or io is not None or precision is not None:
+        raise ConfigError("max_batch, threads, io and precision are set when a backend is opened, not on a "
+                          "loaded one")
     return loaded

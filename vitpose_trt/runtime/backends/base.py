@@ -9,7 +9,9 @@ Adding a backend (the TensorRT and torch-cuda ones do it): subclass `Backend` in
 set the class attributes, take `(source, *, max_batch=None, threads=None, io=None)` in `__init__`
 (source: the path or module the user passed; io: only for sources that cannot describe themselves),
 set `self.metadata`, `self.io` and `self.max_batch`, implement `_run`, and register the class in
-`backends.BACKENDS`. Import the engine library inside `__init__`.
+`backends.BACKENDS`. Import the engine library inside `__init__`. A backend that computes a file in a
+precision of its choosing (torch-cuda: fp16/fp32, openvino: fp32/bf16) lists them in `precisions` and
+takes `precision=` too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import MappingProxyType
+
+import numpy as np
 
 from ...artifacts.io import ModelIO
 from ...artifacts.metadata import ArtifactMetadata
@@ -39,6 +43,8 @@ class Backend(ABC):
     max_batch: the most items one `run` call accepts.
     thread_safe: whether `run` may be called from several threads at once (it returns fresh arrays and
     keeps no per-call state); when False, callers make their calls take turns.
+    precisions: the precisions `__init__(..., precision=)` can compute a model in, the default first; empty
+    for backends that run a file in the precision it was exported in.
     """
 
     name: str = ""
@@ -48,6 +54,7 @@ class Backend(ABC):
     io: ModelIO
     max_batch: int = DEFAULT_MAX_BATCH
     thread_safe: bool = False
+    precisions: tuple[str, ...] = ()
 
     def run(self, inputs: Mapping[str, object]) -> dict[str, object]:
         """Outputs by name for `inputs` by name: every input of `io`, each (N, *item shape) in its dtype on
@@ -91,6 +98,23 @@ def checked_threads(threads: int | None) -> int | None:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"threads must be a positive integer or None, got {threads!r}")
     return threads
+
+
+def max_batch_for(requested: int | None, static_batch: int | None, source) -> int:
+    """`max_batch` of a model file: `requested` (default DEFAULT_MAX_BATCH), at most the file's fixed
+    batch `static_batch` (default: that batch) when it has one; `ConfigError` otherwise."""
+    if static_batch is None:
+        return checked_max_batch(requested, DEFAULT_MAX_BATCH)
+    if requested is not None and checked_max_batch(requested) > static_batch:
+        raise ConfigError(f"{source} has a fixed batch of {static_batch}; max_batch={requested} is larger")
+    return checked_max_batch(requested, static_batch)
+
+
+def zero_padded(array: np.ndarray, rows: int) -> np.ndarray:
+    """`array` followed by zero rows up to `rows` (a fixed-batch graph takes full batches only)."""
+    padded = np.zeros((rows, *array.shape[1:]), array.dtype)
+    padded[: len(array)] = array
+    return padded
 
 
 def refused_io(io: ModelIO | None, source) -> None:

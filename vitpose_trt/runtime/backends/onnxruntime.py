@@ -16,14 +16,8 @@ import numpy as np
 from ...artifacts.io import io_of_onnxruntime_session
 from ...artifacts.onnx_metadata import metadata_from_props
 from ...dependencies import import_optional
-from ...errors import ConfigError, EngineLoadError
-from .base import (
-    DEFAULT_MAX_BATCH,
-    Backend,
-    checked_max_batch,
-    checked_threads,
-    refused_io,
-)
+from ...errors import EngineLoadError
+from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -90,27 +84,12 @@ class OnnxRuntimeBackend(Backend):
         self.props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata = metadata_from_props(self.props, str(path))
         self.static_batch = self.io.fixed_batch
-        self.max_batch = _max_batch(max_batch, self.static_batch, path)
+        self.max_batch = max_batch_for(max_batch, self.static_batch, path)
         self.providers = self.session.get_providers()
 
     def _run(self, inputs: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
         feeds = {name: np.ascontiguousarray(inputs[name]) for name in self.io.input_names}
         if self.static_batch is not None and count < self.static_batch:
-            feeds = {name: _zero_padded(array, self.static_batch) for name, array in feeds.items()}
+            feeds = {name: zero_padded(array, self.static_batch) for name, array in feeds.items()}
         outputs = self.session.run(list(self.io.output_names), feeds)
         return {name: array[:count] for name, array in zip(self.io.output_names, outputs)}
-
-
-def _zero_padded(array: np.ndarray, rows: int) -> np.ndarray:
-    """`array` followed by zero rows up to `rows` (a fixed-batch graph takes full batches only)."""
-    padded = np.zeros((rows, *array.shape[1:]), array.dtype)
-    padded[: len(array)] = array
-    return padded
-
-
-def _max_batch(requested: int | None, static_batch: int | None, path: Path) -> int:
-    if static_batch is None:
-        return checked_max_batch(requested, DEFAULT_MAX_BATCH)
-    if requested is not None and checked_max_batch(requested) > static_batch:
-        raise ConfigError(f"{path} has a fixed batch of {static_batch}; max_batch={requested} is larger")
-    return checked_max_batch(requested, static_batch)

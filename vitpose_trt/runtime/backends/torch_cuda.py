@@ -39,6 +39,7 @@ class TorchCudaBackend(Backend):
 
     name = "torch-cuda"
     device = "cuda"
+    precisions = tuple(PRECISIONS)
 
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None,
                  io: ModelIO | None = None, cuda_graphs: bool = True, precision: str = "fp16",

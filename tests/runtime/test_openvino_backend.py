@@ -1,0 +1,112 @@
+"""The OpenVINO backend: the same heatmaps and keypoints as ONNX Runtime in fp32, explicit precisions, IRs.
+
+Real OpenVINO runs on the peaked tiny model. bf16 runs where the CPU has bf16 instructions and is refused
+(never a quiet fp32 fallback) where it has not: each test checks whichever this CPU allows.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astronaut_cases import ASTRONAUT_BOXES
+
+import vitpose_trt as vt
+from vitpose_trt.cpu_features import has_bf16
+from vitpose_trt.errors import ConfigError, EngineLoadError
+from vitpose_trt.runtime.backends import backend_name_for, open_backend
+
+#: fp32 OpenVINO vs fp32 ONNX Runtime: the same maths, other kernels (relative L2 of heatmaps).
+FP32_PARITY = 1e-5
+#: bf16 vs fp32: the export reports' bound for 16-bit floats (export.accuracy.REPORT_TOLERANCE).
+BF16_BOUND = 1e-2
+
+
+def _relative_l2(candidate, reference) -> float:
+    return float(np.linalg.norm(candidate - reference) / np.linalg.norm(reference))
+
+
+@pytest.fixture(scope="module")
+def crops():
+    return np.random.default_rng(0).standard_normal((3, 3, 256, 192), dtype=np.float32)
+
+
+@pytest.mark.parametrize("source", ["model.xml", "a/b/Model.XML"])
+def test_an_openvino_ir_picks_the_openvino_backend(source):
+    assert backend_name_for(source) == backend_name_for(Path(source)) == "openvino"
+
+
+def test_fp32_heatmaps_match_onnxruntime_with_an_explicit_f32_hint(peaked_tiny_onnx, crops):
+    import openvino
+
+    backend = open_backend(peaked_tiny_onnx, "openvino", threads=1, max_batch=4)
+    assert (backend.name, backend.device, backend.precision, backend.max_batch) == ("openvino", "cpu", "fp32", 4)
+    assert backend.compiled.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32
+    assert backend.compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    assert backend.metadata.precision == "fp32" and backend.metadata.model == "vitpose-tiny"
+    assert backend.io.input_names == ("input",) and backend.io.output("heatmaps").item_shape == (17, 64, 48)
+    heatmaps = backend.run({"input": crops})["heatmaps"]
+    reference = open_backend(peaked_tiny_onnx, "onnxruntime").run({"input": crops})["heatmaps"]
+    assert heatmaps.shape == reference.shape and heatmaps.dtype == np.float32
+    assert _relative_l2(heatmaps, reference) < FP32_PARITY
+
+
+def test_keypoints_match_the_onnxruntime_backend(peaked_tiny_onnx, astronaut_bgr):
+    ours = vt.PoseEstimator(peaked_tiny_onnx, backend="openvino")
+    reference = vt.PoseEstimator(peaked_tiny_onnx, backend="onnxruntime")
+    poses, expected = ours(astronaut_bgr, ASTRONAUT_BOXES), reference(astronaut_bgr, ASTRONAUT_BOXES)
+    assert ours.flip_test and np.abs(poses.keypoints - expected.keypoints).max() < 1e-2
+    np.testing.assert_allclose(poses.scores, expected.scores, atol=1e-4)
+
+
+def test_bf16_runs_where_the_cpu_has_it_and_is_refused_elsewhere(peaked_tiny_onnx, crops):
+    """Never a silent fallback: on a CPU without bf16, OpenVINO would compute in f32 instead."""
+    if not has_bf16():
+        with pytest.raises(ConfigError, match="cannot run bf16 in OpenVINO.*AVX512-BF16 or AMX"):
+            vt.PoseEstimator(peaked_tiny_onnx, backend="openvino", precision="bf16")
+        return
+    backend = open_backend(peaked_tiny_onnx, "openvino", precision="bf16")
+    assert backend.precision == "bf16" and backend.metadata.precision == "bf16"
+    reference = open_backend(peaked_tiny_onnx, "openvino").run({"input": crops})["heatmaps"]
+    assert _relative_l2(backend.run({"input": crops})["heatmaps"], reference) < BF16_BOUND
+
+
+def test_precision_is_only_for_backends_that_choose_it(peaked_tiny_onnx):
+    with pytest.raises(ConfigError, match="onnxruntime backend runs a file in the precision it was exported in"):
+        vt.PoseEstimator(peaked_tiny_onnx, precision="bf16")
+    with pytest.raises(ConfigError, match="unknown precision 'fp16' for openvino; valid: fp32, bf16"):
+        open_backend(peaked_tiny_onnx, "openvino", precision="fp16")
+    loaded = open_backend(peaked_tiny_onnx, "openvino")
+    with pytest.raises(ConfigError, match="set when a backend is opened"):
+        vt.PoseEstimator(loaded, precision="fp32")
+    assert vt.PoseEstimator(loaded).backend is loaded
+
+
+def test_calls_from_several_threads_get_their_own_results(peaked_tiny_onnx, crops):
+    backend = open_backend(peaked_tiny_onnx, "openvino", threads=1)
+    assert backend.thread_safe
+    expected = [backend.run({"input": crops[i : i + 1]})["heatmaps"] for i in range(len(crops))]
+    results = [None] * len(crops)
+
+    def work(i):
+        for _ in range(3):
+            results[i] = backend.run({"input": crops[i : i + 1]})["heatmaps"]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(crops))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_missing_or_broken_files_raise_engine_load_error(tmp_path):
+    with pytest.raises(EngineLoadError, match="no such model file"):
+        open_backend(tmp_path / "missing.xml", "openvino")
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<net>not a model")
+    with pytest.raises(EngineLoadError, match="OpenVINO cannot read it"):
+        open_backend(broken)

@@ -1,0 +1,120 @@
+"""OpenVINO backend: an `.onnx` or OpenVINO IR (`.xml` + `.bin`) model on the CPU, in fp32 or bf16.
+
+`precision` is what the CPU computes the model's floating-point ops in, always set explicitly as
+OpenVINO's `INFERENCE_PRECISION_HINT` (OpenVINO's own default is bf16 on CPUs with AMX, which would
+change results silently): "fp32" (default) or "bf16" (2x the fp32 speed on CPUs with AVX512-BF16 or AMX,
+heatmap rel-L2 ~1e-2; no file of its own: the fp32 ONNX runs in bf16). An int8 IR (`vitpose-export
+--target openvino --precision int8`) runs its quantized MatMuls in int8 either way; `precision` then
+applies to the rest. A CPU that cannot run the requested precision is an error, never a quiet fallback.
+
+The model is compiled for latency (one stream using every thread: the estimator makes one call at a
+time per frame); each calling thread gets its own infer request, so calls may come from several threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ...artifacts.io import io_of_openvino_model
+from ...artifacts.metadata import ArtifactMetadata
+from ...artifacts.openvino_metadata import metadata_from_openvino_model, openvino_model, props_of_openvino_model
+from ...dependencies import import_optional
+from ...errors import ConfigError, EngineLoadError
+from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
+
+#: Our precision names -> OpenVINO's `INFERENCE_PRECISION_HINT` values (the first is the default).
+INFERENCE_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+DEFAULT_PRECISION = "fp32"
+#: The CPU plugin.
+DEVICE = "CPU"
+#: One stream with every thread on the one request the estimator makes at a time.
+PERFORMANCE_HINT = "LATENCY"
+
+
+def compile_properties(precision: str, threads: int | None) -> dict[str, str | int]:
+    """OpenVINO CPU properties for `precision` ("fp32" | "bf16") and `threads` (None: OpenVINO's default)."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r} for openvino; valid: {', '.join(INFERENCE_PRECISIONS)}")
+    properties: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISIONS[precision],
+                                        "PERFORMANCE_HINT": PERFORMANCE_HINT}
+    if threads is not None:
+        properties["INFERENCE_NUM_THREADS"] = threads
+    return properties
+
+
+def cpu_capabilities(openvino) -> tuple[str, ...]:
+    """OpenVINO's `OPTIMIZATION_CAPABILITIES` of this CPU ("FP32", "BF16", "INT8", ...)."""
+    return tuple(openvino.Core().get_property(DEVICE, "OPTIMIZATION_CAPABILITIES"))
+
+
+class OpenVinoBackend(Backend):
+    """An OpenVINO compiled model on the CPU: numpy arrays in, numpy arrays out.
+
+    source: an `.onnx` file or an IR `.xml`. precision: "fp32" (default) or "bf16" (see the module
+    docstring); raises `ConfigError` when this CPU cannot compute in it. threads: OpenVINO's inference
+    threads (None: one per core). A graph with a fixed batch is fed full batches (zero padding).
+    """
+
+    name = "openvino"
+    device = "cpu"
+    precisions = tuple(INFERENCE_PRECISIONS)
+    #: Each thread runs its own infer request and gets fresh output arrays.
+    thread_safe = True
+
+    def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None,
+                 precision: str = DEFAULT_PRECISION):
+        refused_io(io, source)
+        properties = compile_properties(precision, checked_threads(threads))
+        openvino = import_optional("openvino", "the OpenVINO backend")
+        path = Path(source)
+        if not path.is_file():
+            raise EngineLoadError(f"{path}: no such model file")
+        model = openvino_model(path)
+        try:
+            self.compiled = openvino.Core().compile_model(model, DEVICE, properties)
+        except RuntimeError as exc:
+            raise EngineLoadError(f"{path}: OpenVINO cannot compile it for the CPU: {exc}") from exc
+        self.precision = _checked_precision(self.compiled, precision, openvino)
+        self.io = io_of_openvino_model(self.compiled)
+        self.props = props_of_openvino_model(model)
+        self.metadata = _run_metadata(metadata_from_openvino_model(model, str(path)), precision)
+        self.static_batch = self.io.fixed_batch
+        self.max_batch = max_batch_for(max_batch, self.static_batch, path)
+        self._requests = threading.local()
+
+    def _run(self, inputs: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+        feeds = {name: np.ascontiguousarray(inputs[name]) for name in self.io.input_names}
+        if self.static_batch is not None and count < self.static_batch:
+            feeds = {name: zero_padded(array, self.static_batch) for name, array in feeds.items()}
+        results = self._request().infer(feeds)
+        return {name: results[name][:count] for name in self.io.output_names}
+
+    def _request(self):
+        """This thread's infer request (created on its first call)."""
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.compiled.create_infer_request()
+        return request
+
+
+def _checked_precision(compiled, precision: str, openvino) -> str:
+    """`precision` once the compiled model confirms it computes in it; `ConfigError` when OpenVINO fell back."""
+    effective = compiled.get_property("INFERENCE_PRECISION_HINT")
+    if effective != getattr(openvino.Type, INFERENCE_PRECISIONS[precision]):
+        raise ConfigError(f"this CPU cannot run {precision} in OpenVINO (it would run {effective.get_type_name()} "
+                          f"instead; "
+                          f"OpenVINO's CPU capabilities here: {', '.join(cpu_capabilities(openvino))}); bf16 needs "
+                          "AVX512-BF16 or AMX: use precision='fp32'")
+    return precision
+
+
+def _run_metadata(metadata: ArtifactMetadata | None, precision: str) -> ArtifactMetadata | None:
+    """The file's metadata, saying "bf16" for an fp32 file computed in bf16 (what really runs)."""
+    if metadata is None or metadata.precision != "fp32" or precision == "fp32":
+        return metadata
+    return dataclasses.replace(metadata, precision=precision)
