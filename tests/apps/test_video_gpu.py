@@ -30,7 +30,8 @@ def test_gpu_stages_without_a_gpu_raise_device_error():
             "try:\n    GpuStages(None, None, 4)\nexcept (DeviceError, MissingDependencyError) as exc:\n"
             "    print(type(exc).__name__, exc)\n")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                         timeout=120).stdout
     assert out.startswith(("DeviceError", "MissingDependencyError")) and "GPU video pipelining" in out, out
 
 
