@@ -56,3 +56,13 @@ def bf16_unavailable_reason() -> str | None:
         return None
     return (f"this CPU has no bf16 instructions ({' or '.join(BF16_FLAGS)} in {CPUINFO}); bf16 needs an Intel "
             "Xeon with AVX512-BF16 or AMX, or an AMD Zen 4 or later (and a hypervisor that passes the flags through)")
+
+
+def slow_int8_reason() -> str | None:
+    """Why int8 MatMuls run slowly on this CPU (no int8 dot-product instructions), or None when it has them
+    or its flags are unknown."""
+    if not cpu_flags() or has_vnni():
+        return None
+    present = [flag for flag in LOW_PRECISION_FLAGS if flag in cpu_flags()]
+    return (f"this CPU has no int8 dot-product instructions (none of {', '.join(VNNI_FLAGS)} in {CPUINFO}; "
+            f"it has {', '.join(present) or 'none of ' + ', '.join(LOW_PRECISION_FLAGS)})")

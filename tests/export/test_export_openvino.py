@@ -8,12 +8,13 @@ the runtime that will run it.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 
 from vitpose_trt.artifacts import metadata_from_openvino
-from vitpose_trt.cpu_features import has_bf16
+from vitpose_trt.cpu_features import has_bf16, slow_int8_reason
 from vitpose_trt.errors import ConfigError
 from vitpose_trt.export.accuracy import REPORT_TOLERANCE, heatmaps_from_openvino
 from vitpose_trt.export.cpu_quantization import activation_matmuls
@@ -80,7 +81,17 @@ def test_int8_ir_runs_in_the_estimator_by_its_suffix(tiny_openvino_int8, astrona
     import vitpose_trt as vt
 
     result, folder, _ = tiny_openvino_int8
-    estimator = vt.PoseEstimator(result.onnx)
+    reason = slow_int8_reason()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator = vt.PoseEstimator(result.onnx)
+        vt.PoseEstimator(folder / "vitpose-tiny.onnx", backend="openvino")  # fp32: never warned about
+    slow = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning) and "int8" in str(w.message)]
+    # This CPU decides which half runs: without VNNI/AMX the int8 IR is slower than fp32, and the user is told.
+    if reason is None:
+        assert slow == []
+    else:
+        assert len(slow) == 1 and reason in slow[0] and "--target onnxruntime-cpu" in slow[0]
     assert estimator.backend.name == OPENVINO and estimator.backend.metadata.precision == "int8"
     poses = estimator(astronaut_bgr, np.array([[130.0, 20.0, 430.0, 510.0]]))
     assert poses.keypoints.shape == (1, 17, 2) and np.isfinite(poses.keypoints).all()

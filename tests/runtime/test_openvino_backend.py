@@ -110,3 +110,16 @@ def test_missing_or_broken_files_raise_engine_load_error(tmp_path):
     broken.write_text("<net>not a model")
     with pytest.raises(EngineLoadError, match="OpenVINO cannot read it"):
         open_backend(broken)
+
+
+def test_slow_int8_reason_names_the_missing_instructions(monkeypatch):
+    from vitpose_trt import cpu_features
+
+    for flags, slow in ((frozenset({"avx2", "fma"}), True), (frozenset({"avx2", "avx_vnni"}), False),
+                        (frozenset({"avx512f", "amx_int8"}), False), (frozenset(), False)):
+        monkeypatch.setattr(cpu_features, "cpu_flags", lambda flags=flags: flags)
+        reason = cpu_features.slow_int8_reason()
+        assert (reason is not None) == slow
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert cpu_features.slow_int8_reason() == ("this CPU has no int8 dot-product instructions (none of avx512_vnni, "
+                                               "avx_vnni, amx_int8 in /proc/cpuinfo; it has avx2, avx512f)")

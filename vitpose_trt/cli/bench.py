@@ -41,8 +41,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="comma-separated model names (vitpose-s, ...), files (.onnx, .engine, checkpoint) or "
                    "Hugging Face Hub ids (org/name[@revision], e.g. usyd-community/vitpose-base-simple)")
-    p.add_argument("--backend", help="comma-separated: tensorrt, onnxruntime, torch (default: best available)")
-    p.add_argument("--precision", help="comma-separated: fp32, fp16, int8 (default: the backend's usual one)")
+    p.add_argument("--backend", help="comma-separated: tensorrt, onnxruntime, openvino, torch (default: the best "
+                   "available of tensorrt, onnxruntime, torch)")
+    p.add_argument("--precision", help="comma-separated: fp32, fp16, bf16 (openvino), int8 (default: the "
+                   "backend's usual one)")
     p.add_argument("--batch", help=f"comma-separated crops per call, model-only mode (default {DEFAULT_BATCHES})")
     p.add_argument("--iters", help="timed calls per case (default 10 on a CPU, 100 with a GPU)")
     p.add_argument("--warmup", help="untimed calls per case first (default 2 on a CPU, 10 with a GPU)")

@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..artifacts.build_options import BUILDERS, DEFAULT_BATCH
-from ..artifacts.metadata import OPENVINO_TARGET
 from ..errors import CheckpointError, ConfigError
 from ..export.calibration import DEFAULT_CALIB_COUNT
 from ..export.fp16 import DEFAULT_FP16_CALIB_COUNT

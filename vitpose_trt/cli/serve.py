@@ -43,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="pose model: engine (.engine/.plan), ONNX, checkpoint, model name "
                    "or Hugging Face Hub id (as PoseEstimator takes)")
     p.add_argument("--detector", metavar="DET", help="person detector (.onnx/.engine): also serve vitpose_e2e")
-    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, torch, tensorrt or torch-cuda")
+    p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, openvino, torch, tensorrt or "
+                   "torch-cuda")
     p.add_argument("--color", default="rgb", choices=("rgb", "bgr"), help="channel order of image_raw (default rgb)")
     p.add_argument("--host", default="127.0.0.1", help="address of all ports (default 127.0.0.1; 0.0.0.0 in a "
                    "container)")

@@ -6,6 +6,7 @@ change results silently): "fp32" (default) or "bf16" (2x the fp32 speed on CPUs 
 heatmap rel-L2 ~1e-2; no file of its own: the fp32 ONNX runs in bf16). An int8 IR (`vitpose-export
 --target openvino --precision int8`) runs its quantized MatMuls in int8 either way; `precision` then
 applies to the rest. A CPU that cannot run the requested precision is an error, never a quiet fallback.
+An int8 IR on a CPU without int8 dot products (VNNI, AMX) runs, with a RuntimeWarning: slower than fp32 there.
 
 The model is compiled for latency (one stream using every thread: the estimator makes one call at a
 time per frame); each calling thread gets its own infer request, so calls may come from several threads.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import numpy as np
 from ...artifacts.io import io_of_openvino_model
 from ...artifacts.metadata import ArtifactMetadata
 from ...artifacts.openvino_metadata import metadata_from_openvino_model, openvino_model, props_of_openvino_model
+from ...cpu_features import slow_int8_reason
 from ...dependencies import import_optional
 from ...errors import ConfigError, EngineLoadError
 from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
@@ -83,6 +86,7 @@ class OpenVinoBackend(Backend):
         self.io = io_of_openvino_model(self.compiled)
         self.props = props_of_openvino_model(model)
         self.metadata = _run_metadata(metadata_from_openvino_model(model, str(path)), precision)
+        _warn_when_int8_is_slow(self.metadata, path)
         self.static_batch = self.io.fixed_batch
         self.max_batch = max_batch_for(max_batch, self.static_batch, path)
         self._requests = threading.local()
@@ -111,6 +115,18 @@ def _checked_precision(compiled, precision: str, openvino) -> str:
                           f"OpenVINO's CPU capabilities here: {', '.join(cpu_capabilities(openvino))}); bf16 needs "
                           "AVX512-BF16 or AMX: use precision='fp32'")
     return precision
+
+
+def _warn_when_int8_is_slow(metadata: ArtifactMetadata | None, path: Path) -> None:
+    """A RuntimeWarning when an int8 IR is opened on a CPU without int8 dot products: OpenVINO then runs its
+    int8 MatMuls with a generic gemm, slower than fp32 (not a fallback: the user asked for this file)."""
+    reason = slow_int8_reason() if metadata is not None and metadata.precision == "int8" else None
+    if reason:
+        warnings.warn(f"{path.name}: {reason}, so OpenVINO runs this int8 model's MatMuls with a generic int8 "
+                      "gemm, slower than fp32 (ViT-B measured 0.7-0.8x of OpenVINO fp32 on an AVX2 CPU: "
+                      "benchmarks/cpu_pipeline/op-profile.md); on this CPU ONNX Runtime's CPU int8 file "
+                      "(vitpose-export --precision int8 --target onnxruntime-cpu) is the faster int8",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _run_metadata(metadata: ArtifactMetadata | None, precision: str) -> ArtifactMetadata | None:
