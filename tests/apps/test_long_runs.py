@@ -319,3 +319,25 @@ def test_resume_refuses_the_stream_of_another_run_and_without_it_starts_over(tin
     assert len(_stream(out / "results.jsonl")) == len(PHOTOS)  # refused: left as it was
     assert main([str(tiny_onnx), str(one_photo), "--output", str(out)]) == 0
     assert [r["file_name"] for r in _stream(out / "results.jsonl")] == [one_photo.name]  # replaced, not appended
+
+
+def test_resume_refuses_when_the_model_file_was_rebuilt_in_place(tiny_onnx, photo_folder, tmp_path, capsys):
+    """Same path, other weights: the stopped run's results came from another model, so it is not continued."""
+    import onnx
+    from onnx import numpy_helper
+
+    from vitpose_trt.cli.infer import main
+
+    model, out = tmp_path / "pose.onnx", tmp_path / "out"
+    shutil.copyfile(tiny_onnx, model)
+    one_photo = photo_folder / coco_file_name(*PHOTOS[0][::2])
+    assert main([str(model), str(one_photo), "--output", str(out)]) == 0
+    assert main([str(model), str(one_photo), "--output", str(out), "--resume"]) == 0  # unchanged: resumes
+    graph = onnx.load(str(model))
+    weight = max(graph.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * 2, weight.name))
+    onnx.save(graph, str(model))
+    capsys.readouterr()
+    assert main([str(model), str(one_photo), "--output", str(out), "--resume"]) == EXIT_USER_ERROR
+    error = capsys.readouterr().err.strip()
+    assert "belongs to another run (model_fingerprint '" in error and "drop --resume" in error

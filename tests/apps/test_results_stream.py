@@ -115,6 +115,20 @@ def test_resume_refuses_a_stream_of_another_run(tmp_path):
         resumable_file_names(path, IDENTITY)
 
 
+def test_fingerprints_are_compared_when_the_stopped_run_recorded_them(tmp_path):
+    path = tmp_path / "results.jsonl"
+    with ResultsStream(path, IDENTITY) as stream:  # written before fingerprints were recorded
+        stream.write(_record(0))
+    assert resumable_file_names(path, {**IDENTITY, "model_fingerprint": "b"}) == ["000.jpg"]
+    with ResultsStream(path, {**IDENTITY, "model_fingerprint": "a"}) as stream:
+        stream.write(_record(0))
+    assert resumable_file_names(path, {**IDENTITY, "model_fingerprint": "a"}) == ["000.jpg"]
+    with pytest.raises(ConfigError, match="belongs to another run \\(model_fingerprint 'a' there, 'b' now\\)"):
+        resumable_file_names(path, {**IDENTITY, "model_fingerprint": "b"})
+    with pytest.raises(ConfigError, match="model_fingerprint 'a' there, None now"):
+        resumable_file_names(path, IDENTITY)
+
+
 def test_first_signal_asks_to_stop_second_interrupts_and_handlers_come_back():
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     with StopRequest() as stop:

@@ -30,6 +30,9 @@ from ..errors import ConfigError, InputError
 
 STREAM_SUFFIX = ".jsonl"
 RUN_SUFFIX = ".run.json"
+#: Identity keys holding a file's content fingerprint (`run_identity`); a sidecar written before they were
+#: recorded lacks them, and its stream still resumes.
+FINGERPRINT_SUFFIX = "_fingerprint"
 #: Bytes read at a time while looking backwards for a stream's last complete line.
 _TAIL_BLOCK = 1 << 16
 
@@ -134,8 +137,9 @@ def resumable_file_names(stream: str | Path, identity: dict) -> list[str]:
         raise ConfigError(f"--resume: {sidecar} is missing or unreadable, so it is unknown which run wrote "
                           f"{stream}; start over without --resume") from None
     ours = json.loads(json.dumps(identity))  # the same JSON round trip the sidecar went through
+    keys = set(written_by) | {key for key in ours if key in written_by or not key.endswith(FINGERPRINT_SUFFIX)}
     differences = [f"{key} {written_by.get(key)!r} there, {ours.get(key)!r} now"
-                   for key in sorted(set(written_by) | set(ours)) if written_by.get(key) != ours.get(key)]
+                   for key in sorted(keys) if written_by.get(key) != ours.get(key)]
     if differences:
         raise ConfigError(f"--resume: {stream} belongs to another run ({'; '.join(differences)}); use another "
                           "--output folder, or drop --resume to start over")

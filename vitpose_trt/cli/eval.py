@@ -65,7 +65,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first missing or unreadable image (default: skip it with a warning)")
     p.add_argument("--resume", action="store_true", help="continue a stopped evaluation from DIR/predictions.jsonl "
-                   "(and predictions-compare.jsonl), skipping the images already done")
+                   "(and predictions-compare.jsonl), skipping the images already done (same model file contents, "
+                   "annotations and options)")
     add_verbose_flag(p)
     return p
 
@@ -105,12 +106,13 @@ def _ready_estimator(model: str, args: argparse.Namespace, annotations):
 
 
 def _run_identity(args: argparse.Namespace, model: str) -> dict:
-    """What a resumed evaluation must share with the stopped one: the options that change the predictions."""
-    def where(path: str | None) -> str | None:
-        return str(Path(path).resolve()) if path is not None and Path(path).exists() else path
+    """What a resumed evaluation must share with the stopped one: the files (the model, annotations and
+    detections by content too) and the options that change the predictions."""
+    from ..apps.run_identity import identified_paths, resolved_path
 
-    return {"command": "vitpose-eval", "model": where(model), "annotations": where(args.annotations),
-            "images": where(args.images), "max_images": args.max_images, "detections": where(args.detections),
+    return {"command": "vitpose-eval", **identified_paths(model=model, annotations=args.annotations,
+                                                          detections=args.detections),
+            "images": resolved_path(args.images), "max_images": args.max_images,
             "min_box_score": args.min_box_score, "backend": args.backend, "precision": args.precision}
 
 

@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first unreadable file of a folder (default: skip it with a warning)")
     p.add_argument("--resume", action="store_true", help=f"continue a stopped run from DIR/{STREAM_FILE}, "
-                   "skipping the images / frames already done (same MODEL, INPUT and result options)")
+                   "skipping the images / frames already done (same MODEL file contents, INPUT and result options)")
     add_verbose_flag(p)
     return p
 
@@ -133,14 +133,14 @@ def _checked_arguments(args: argparse.Namespace) -> None:
 
 
 def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
-    """What a resumed run must share with the stopped one: the options that change the results."""
-    def where(path: str | None) -> str | None:
-        return str(Path(path).resolve()) if path is not None and Path(path).exists() else path
+    """What a resumed run must share with the stopped one: the files (the model and detector by content too)
+    and the options that change the results."""
+    from ..apps.run_identity import identified_paths, resolved_path
 
-    return {"command": "vitpose-infer", "model": where(args.model), "input": where(args.input), "inputs": inputs,
-            "detections": where(args.detections), "category_id": args.category_id,
+    return {"command": "vitpose-infer", **identified_paths(model=args.model, detector=args.detector,
+                                                           detections=args.detections),
+            "input": resolved_path(args.input), "inputs": inputs, "category_id": args.category_id,
             "min_box_score": args.min_box_score, "backend": args.backend, "precision": args.precision,
-            "detector": where(args.detector),
             "detector_threshold": args.detector_threshold, "max_persons": args.max_persons,
             # None when not tracking: streams of untracked runs made before these options existed still resume.
             **({"track": True, "detect_every": args.detect_every, "smooth": args.smooth is not False}
