@@ -18,7 +18,8 @@ PIXEL_STD pixels. Two warps follow the official code:
 
 Degenerate and unusual boxes (what `boxes_xyxy` does; the README's "Boxes" section says the same):
 
-- negative width or height (usually xywh passed as xyxy), or both zero (a point): `InputError`;
+- negative width or height (usually xywh passed as xyxy), or both zero (a point; sides under
+  MIN_BOX_EXTENT px count as zero, as their crop's magnification would overflow): `InputError`;
 - one side zero (a line): accepted; the aspect-ratio rule gives it the other side's extent, exactly as
   the official pipeline does;
 - NaN or infinite values, or a coordinate beyond +-MAX_COORDINATE px: `InputError`;
@@ -53,6 +54,8 @@ _BOX_COLUMNS = 4
 #: Largest |coordinate| accepted in a box, in image px: float32 (the type of `Poses`) still holds every
 #: integer pixel up to 2**24, and no camera image comes near it.
 MAX_COORDINATE = float(2**24)
+#: A box whose width and height are both under this (px) is a point: its warp would magnify it past float64.
+MIN_BOX_EXTENT = 2.0**-20
 #: numpy dtype kinds accepted as box values: bool is not a coordinate, complex and strings are not numbers.
 _NUMERIC_KINDS = "iufO"
 
@@ -131,9 +134,10 @@ def _check_box_sizes(boxes: np.ndarray, box_format: str) -> None:
     if negative.size:
         hint = "" if box_format == "xywh" else ": boxes are xyxy (x1, y1, x2, y2) unless box_format='xywh'"
         raise InputError(f"boxes {negative[:5].tolist()} have a negative width or height{hint}")
-    empty = np.flatnonzero((width == 0) & (height == 0))
+    empty = np.flatnonzero(np.maximum(width, height) < MIN_BOX_EXTENT)
     if empty.size:
-        raise InputError(f"boxes {empty[:5].tolist()} have zero width and zero height (a point)")
+        raise InputError(f"boxes {empty[:5].tolist()} have zero width and zero height (a point; sides under "
+                         f"{MIN_BOX_EXTENT:.1e} px count as zero)")
 
 
 def centers_scales_from_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -96,11 +96,13 @@ def test_image_heatmap_image_round_trip(boxes, warp):
     w=st.floats(-50, 50),
     h=st.floats(-50, 50),
 )
+@example(x=0.0, y=0.0, w=0.0, h=2.225073858507e-311)  # a subnormal side: its magnification overflowed
+@example(x=0.0, y=0.0, w=0.0, h=2.0**-20)  # the smallest box accepted
 def test_box_validation_is_all_or_nothing(x, y, w, h):
     """Negative sizes and points raise InputError; everything else yields finite warps."""
     box = [[x, y, x + w, y + h]]
     width, height = box[0][2] - x, box[0][3] - y
-    if width < 0 or height < 0 or (width == 0 and height == 0):
+    if width < 0 or height < 0 or max(width, height) < g.MIN_BOX_EXTENT:
         with pytest.raises(InputError):
             g.warps_from_boxes(box)
     else:
