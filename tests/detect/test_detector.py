@@ -61,6 +61,19 @@ def test_other_image_sizes_map_back_to_image_pixels(grid_onnx, layout):
     np.testing.assert_allclose(detector(big).boxes, boxes * 2, atol=4.0 if layout == "detr" else 1.0)
 
 
+@pytest.mark.parametrize("layout", ["yolo", "yolo-end2end"])
+def test_boxes_wholly_in_the_letterbox_padding_are_dropped(grid_onnx, layout):
+    """A 320 x 64 image fills input rows 96-160; the grey padding (114) reads as persons of 114 x 114 px to the
+    grid detector (score 114/255). Padding rows 1, 2, 5 and 6 reach into the image: their boxes, clipped, are
+    kept; rows 0 and 7 lie wholly outside it (clipped, no height): dropped, as no pose model can crop them."""
+    found = vt.PersonDetector(grid_onnx(layout), color="rgb")(np.zeros((64, 320, 3), np.uint8))
+    sizes = found.boxes[:, 2:] - found.boxes[:, :2]
+    assert len(found.boxes) == 4 * 10 and (sizes > 0).all()
+    np.testing.assert_allclose(np.unique(np.round(found.boxes[:, 1::2], 3), axis=0),
+                               [[0.0, 9.0], [0.0, 41.0], [23.0, 64.0], [55.0, 64.0]], atol=1e-2)
+    np.testing.assert_allclose(found.scores, 114 / 255, atol=1e-5)
+
+
 def test_batches_equal_single_calls(grid_onnx):
     image, _, _ = _scene()
     detector = vt.PersonDetector(grid_onnx("yolo"), color="rgb", max_batch=2)

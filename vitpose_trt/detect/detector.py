@@ -19,6 +19,7 @@ from ..artifacts.detector_settings import DetectorSettings
 from ..artifacts.io import DYNAMIC, ModelIO, with_output_shapes
 from ..artifacts.metadata import DETECTOR_TASK
 from ..errors import ConfigError
+from ..geometry import MIN_BOX_EXTENT
 from ..runtime.backends import AUTO, open_backend
 from ..runtime.devices import array_module_for
 from ..runtime.stage_timing import OnStage, StageClock, StageTimed
@@ -34,7 +35,8 @@ STAGES = ("validate", "fit", "infer", "decode", "map")
 
 
 class Detections(NamedTuple):
-    """One image's detections: boxes (N, 4) float32 xyxy image px, scores (N,) float32, highest first."""
+    """One image's detections: boxes (N, 4) float32 xyxy image px, clipped to the image, each covering some
+    of it (boxes wholly outside are dropped); scores (N,) float32, highest first."""
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -107,7 +109,18 @@ class PersonDetector(StageTimed):
             candidates = candidates_from_outputs(outputs, s, s.classes, self.score_threshold, self._xp)
             found = image_detections(candidates, self.iou_threshold, self.max_persons, self._xp)
         with self._clock("map"):
-            return [Detections(fit.image_boxes(d.boxes), d.scores) for fit, d in zip(fits, found)]
+            return [_inside_image(fit.image_boxes(d.boxes), d.scores) for fit, d in zip(fits, found)]
+
+
+def _inside_image(boxes: np.ndarray, scores: np.ndarray) -> Detections:
+    """The detections (boxes (N, 4) xyxy image px, clipped to the image) that cover some of the image.
+
+    A box the clipping left without width or height lay wholly outside the image (in the letterbox padding,
+    or predicted past the input's edge): no person of this image, and a point or line no pose model can
+    crop. Boxes under MIN_BOX_EXTENT on both sides count as points, as `geometry.boxes_xyxy` counts them."""
+    size = boxes[:, 2:] - boxes[:, :2]
+    kept = (size > 0).all(axis=1) & (size.max(axis=1) >= MIN_BOX_EXTENT)
+    return Detections(boxes[kept], scores[kept])
 
 
 def _settings_of(backend, layout: str | None, classes) -> DetectorSettings:
