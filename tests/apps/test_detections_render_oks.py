@@ -27,13 +27,14 @@ def test_detections_filter_by_category_and_score_and_skip_empty_boxes(tmp_path):
     entries = [
         {"image_id": 5, "bbox": [1, 2, 30, 40], "score": 0.9, "category_id": 1},
         {"image_id": 5, "bbox": [1, 2, 0, 40], "score": 0.9, "category_id": 1},
+        {"image_id": 5, "bbox": [1, 2, 1e-9, 1e-9], "score": 0.9, "category_id": 1},  # a point to the crop
         {"image_id": 5, "bbox": [3, 4, 10, 10], "score": 0.1, "category_id": 1},
         {"image_id": 5, "bbox": [3, 4, 10, 10], "score": 0.8, "category_id": 2},
         {"file_name": "sub/cat.jpg", "bbox": [0, 0, 5, 6]},
     ]
     (tmp_path / "d.json").write_text(json.dumps(entries))
     dets = Detections.from_file(tmp_path / "d.json", min_score=0.5)
-    assert len(dets) == 2 and dets.skipped == 1
+    assert len(dets) == 2 and dets.skipped == 2
     boxes, categories = dets.boxes_for(5, "other.jpg")
     np.testing.assert_array_equal(boxes, [[1, 2, 30, 40, 0.9]])
     boxes, categories = dets.boxes_for(7, "cat.jpg")  # matched by base name, score defaults to 1
