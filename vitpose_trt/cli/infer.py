@@ -150,7 +150,7 @@ def _run_identity(args: argparse.Namespace, inputs: int) -> dict:
 def _infer(args: argparse.Namespace) -> int:
     _checked_arguments(args)
     from ..apps.detections import Detections
-    from ..apps.inference import estimator_for, run_frames, whole_image_boxes
+    from ..apps.inference import estimator_for, run_frames
     from ..apps.live_sources import frame_source
     from ..apps.streamed_runs import SkippedInputs, StreamedRun
     from .infer_render import Renderer
@@ -171,19 +171,7 @@ def _infer(args: argparse.Namespace) -> int:
         print(_resume_note(run, source))
     # A single image file is the whole input: unreadable, it is an error, not a skip.
     skipped = SkippedInputs(strict=args.strict or not (source.is_video or source.path.is_dir()))
-
-    def boxes_for(frame):
-        return whole_image_boxes(frame) if detections is None else detections.boxes_for(frame.image_id, frame.name)
-
-    detector = None
-    if args.detector is not None:
-        from ..apps.inference import detector_boxes
-        from ..detect.detector import PersonDetector
-
-        detector = PersonDetector(args.detector, score_threshold=args.detector_threshold,
-                                  max_persons=args.max_persons,
-                                  threads=args.threads if args.detector_threads is None else args.detector_threads)
-        boxes_for = detector_boxes(detector)
+    detector, boxes_for = _boxes_source(args, detections)
     total = max(0, len(source) - run.done_count) or None
 
     with ExitStack() as stack:
@@ -207,6 +195,23 @@ def _infer(args: argparse.Namespace) -> int:
     if summary is not None:
         _print_notes(args, summary, detections, render)
     return _closing_report(args, source, run, summary, skipped)
+
+
+def _boxes_source(args: argparse.Namespace, detections):
+    """(the PersonDetector or None, `apps.inference.BoxesFor`: frame -> (COCO xywh [+ score] rows, category
+    ids)): the --detector's persons, else the --detections file's boxes, else the whole image."""
+    from ..apps.inference import detector_boxes, whole_image_boxes
+
+    if args.detector is not None:
+        from ..detect.detector import PersonDetector
+
+        threads = args.threads if args.detector_threads is None else args.detector_threads
+        detector = PersonDetector(args.detector, score_threshold=args.detector_threshold,
+                                  max_persons=args.max_persons, threads=threads)
+        return detector, detector_boxes(detector)
+    if detections is not None:
+        return None, lambda frame: detections.boxes_for(frame.image_id, frame.name)
+    return None, whole_image_boxes
 
 
 #: Rendered frames waiting for the writer thread (each holds a decoded frame: keep it small).
