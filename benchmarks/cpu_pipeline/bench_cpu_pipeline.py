@@ -9,8 +9,11 @@ Systems, all with the same weights (a random-init transformers ViTPose, saved wi
   (`vitpose-export --precision int8 --target onnxruntime-cpu`: ONNX Runtime's dynamic int8 on every
   weight MatMul, 7-bit per-channel weights, the rest of the graph fp32);
 - ours-ov-fp32 / ours-ov-bf16 / ours-ov-int8: `PoseEstimator(..., backend="openvino")` on the fp32 export
-  computed in fp32 or in bf16 (`precision="bf16"`; only on CPUs with AVX512-BF16 or AMX, else skipped with
-  the reason), and on the int8 IR of `export_precision(..., "int8", target="openvino")` (NNCF).
+  computed in fp32 or in bf16 (`precision="bf16"`, residual Adds in fp32; only on CPUs with AVX512-BF16 or
+  AMX, else skipped with the reason), and on the int8 IR of `export_precision(..., "int8", target="openvino")`
+  (NNCF);
+- ours-ov-bf16-all: for comparison, bf16 with the residual Adds in bf16 too (`OpenVinoBackend(...,
+  fp32_residuals=False)`, OpenVINO's own bf16; not offered to users: outside the 16-bit bound on ViT-B).
 (The project's TensorRT int8 file - unquantized parts fp16 - is not benchmarked: it is not meant for
 ONNX Runtime's CPU provider, which runs its fp16 parts slowly; earlier runs measured 0.82x HF.)
 Same work per frame: UDP warp, no flip test (HF's pipeline has none), DARK-UDP decode, image-px output.
@@ -33,14 +36,18 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu", "ours-ov-fp32", "ours-ov-bf16", "ours-ov-int8")
+SYSTEMS = ("hf-fp32", "ours-ort-fp32", "ours-ort-int8-cpu", "ours-ov-fp32", "ours-ov-bf16", "ours-ov-bf16-all",
+           "ours-ov-int8")
 #: Each of our systems: (its file: key of `prepare`'s result, backend, precision= for the backend).
 OUR_SYSTEMS = {"ours-ort-fp32": ("fp32", "onnxruntime", None), "ours-ort-int8-cpu": ("int8-cpu", "onnxruntime", None),
                "ours-ov-fp32": ("fp32", "openvino", "fp32"), "ours-ov-bf16": ("fp32", "openvino", "bf16"),
-               "ours-ov-int8": ("int8-openvino", "openvino", "fp32")}
+               "ours-ov-bf16-all": ("fp32", "openvino", "bf16"), "ours-ov-int8": ("int8-openvino", "openvino", "fp32")}
+#: Systems whose bf16 leaves the residual Adds in bf16 too (OpenVINO's own bf16).
+ALL_BF16_SYSTEMS = ("ours-ov-bf16-all",)
 #: The accuracy report of each system (key of `prepare`'s "reports").
 SYSTEM_REPORTS = {"ours-ort-fp32": "fp32", "ours-ort-int8-cpu": "int8-cpu", "ours-ov-fp32": "fp32",
-                  "ours-ov-bf16": "bf16-openvino", "ours-ov-int8": "int8-openvino"}
+                  "ours-ov-bf16": "bf16-openvino", "ours-ov-bf16-all": "bf16-all-openvino",
+                  "ours-ov-int8": "int8-openvino"}
 PERSONS = 8
 BOXES_SEED = 0
 
@@ -77,7 +84,24 @@ def prepare(model_name: str, cache: Path, systems: tuple[str, ...]) -> dict:
         if key in wanted or key == "fp32":
             result = export_precision(model, precision, cache, random_weights=True, target=target, reuse_current=True)
             files[key], reports[key] = str(result.onnx), result.report.to_dict()
+    if "bf16-all-openvino" in wanted:
+        reports["bf16-all-openvino"] = _all_bf16_report(model, files["fp32"])
     return {"hf": str(hf_folder), **files, "reports": reports}
+
+
+def _all_bf16_report(model, fp32_onnx: str) -> dict:
+    """The accuracy report of ours-ov-bf16-all, made as the export reports are (held-out crops, fp32 PyTorch)."""
+    from vitpose_trt.export.accuracy import REPORT_TOLERANCE, accuracy_report, heatmaps_from_torch
+    from vitpose_trt.export.calibration import held_out_crops
+    from vitpose_trt.runtime.backends.openvino import OpenVinoBackend
+
+    crops = held_out_crops(model.keypoints.warp)
+    backend = OpenVinoBackend(fp32_onnx, precision="bf16", max_batch=len(crops), fp32_residuals=False)
+    heatmaps = backend.run({backend.io.input_names[0]: crops})[backend.io.output_names[0]]
+    report = accuracy_report(heatmaps_from_torch(model, crops), heatmaps, precision="bf16", onnx=fp32_onnx,
+                             tolerance=REPORT_TOLERANCE["bf16"], model=model.spec.name, crop_source="held-out crops")
+    report.notes.append("OpenVINO bf16 with the residual Adds in bf16 too (fp32_residuals=False): comparison only")
+    return report.to_dict()
 
 
 def skipped_systems(systems: tuple[str, ...]) -> dict[str, str]:
@@ -85,7 +109,7 @@ def skipped_systems(systems: tuple[str, ...]) -> dict[str, str]:
     from vitpose_trt.cpu_features import bf16_unavailable_reason
 
     reason = bf16_unavailable_reason()
-    return {"ours-ov-bf16": reason} if "ours-ov-bf16" in systems and reason else {}
+    return {system: reason for system in ("ours-ov-bf16", *ALL_BF16_SYSTEMS) if system in systems and reason}
 
 
 def _frame_inputs():
@@ -124,8 +148,15 @@ def _ours_frame_call(system: str, paths: dict, threads: int):
     import vitpose_trt as vt
 
     file, backend, precision = OUR_SYSTEMS[system]
-    estimator = vt.PoseEstimator(paths[file], backend=backend, precision=precision, flip_test=False,
-                                 threads=threads, max_batch=PERSONS)
+    if system in ALL_BF16_SYSTEMS:
+        from vitpose_trt.runtime.backends.openvino import OpenVinoBackend
+
+        loaded = OpenVinoBackend(paths[file], precision=precision, threads=threads, max_batch=PERSONS,
+                                 fp32_residuals=False)
+        estimator = vt.PoseEstimator(loaded, flip_test=False)
+    else:
+        estimator = vt.PoseEstimator(paths[file], backend=backend, precision=precision, flip_test=False,
+                                     threads=threads, max_batch=PERSONS)
     _, bgr, boxes = _frame_inputs()
     return lambda: estimator(bgr, boxes)
 
@@ -184,8 +215,12 @@ def fastest_within_bounds(results: dict) -> str | None:
     return max(fine, key=lambda name: results["systems"][name]["persons_per_s"], default=None)
 
 
+def _versus(persons_per_s: float, base: float | None) -> str:
+    return f"{persons_per_s / base:.2f}x" if base else "-"
+
+
 def markdown(results: dict) -> str:
-    base = results["systems"]["hf-fp32"]["persons_per_s"]
+    base = results["systems"].get("hf-fp32", {}).get("persons_per_s")  # None when HF was not measured
     lines = [f"# CPU pipeline: astronaut + {PERSONS} boxes -> keypoints, {results['model']}", "",
              f"Command: `{results['command']}`", "",
              "| system | persons/s (median frame) | median s/frame | min-max s | vs HF fp32 | heatmap rel-L2 vs fp32 PyTorch |",
@@ -194,7 +229,7 @@ def markdown(results: dict) -> str:
         report = results["accuracy_reports"].get(SYSTEM_REPORTS.get(name, ""), {})
         accuracy = f"{report['relative_l2']:.3g}" if report else "(reference)"
         lines.append(f"| {name} | {row['persons_per_s']:.2f} | {row['median_s_per_frame']:.3f} | "
-                     f"{row['min_s']:.3f}-{row['max_s']:.3f} | {row['persons_per_s'] / base:.2f}x | {accuracy} |")
+                     f"{row['min_s']:.3f}-{row['max_s']:.3f} | {_versus(row['persons_per_s'], base)} | {accuracy} |")
     lines += ["", f"Fastest within its accuracy bound: **{fastest_within_bounds(results)}**"]
     lines += [f"- skipped {name}: {reason}" for name, reason in results.get("skipped", {}).items()]
     lines += ["", "Heatmap accuracy of each file vs fp32 PyTorch (15 held-out crops; random weights; run in the "

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_cpu_pipeline import HERE, OUR_SYSTEMS, SYSTEMS, prepare, skipped_systems
+from bench_cpu_pipeline import ALL_BF16_SYSTEMS, HERE, OUR_SYSTEMS, SYSTEMS, prepare, skipped_systems
 
 BATCH = 8
 #: Operator rows shown per system (the rest are summed into one "other" row).
@@ -69,14 +69,18 @@ def onnxruntime_profile(path: str, threads: int, calls: int) -> dict:
     return {"seconds": seconds, "ops": {op: t * share / calls for op, t in per_op.items()}}
 
 
-def openvino_profile(path: str, precision: str, threads: int, calls: int) -> dict:
-    """{"seconds": [per call], "ops": {"layer type / kernel": seconds per call}} of OpenVINO on `path`."""
+def openvino_profile(path: str, precision: str, threads: int, calls: int, fp32_residuals: bool = True) -> dict:
+    """{"seconds": [per call], "ops": {"layer type / kernel": seconds per call}} of OpenVINO on `path` (bf16:
+    residual Adds kept in fp32 unless `fp32_residuals` is False, as the backend does)."""
     import openvino
 
+    from vitpose_trt.artifacts.openvino_metadata import openvino_model
     from vitpose_trt.runtime.backends.openvino import DEVICE, compile_properties
+    from vitpose_trt.runtime.backends.openvino_precision import precision_marked
 
     properties = {**compile_properties(precision, threads), "PERF_COUNT": "YES"}
-    request = openvino.Core().compile_model(path, DEVICE, properties).create_infer_request()
+    with precision_marked(openvino, openvino_model(path), precision, fp32_residuals) as (model, _):
+        request = openvino.Core().compile_model(model, DEVICE, properties).create_infer_request()
     crops = _crops()
     request.infer({0: crops})
     seconds, per_op = [], Counter()
@@ -94,7 +98,7 @@ def profile(system: str, paths: dict, threads: int, calls: int) -> dict:
     file, backend, precision = OUR_SYSTEMS[system]
     if backend == "onnxruntime":
         return onnxruntime_profile(paths[file], threads, calls)
-    return openvino_profile(paths[file], precision, threads, calls)
+    return openvino_profile(paths[file], precision, threads, calls, fp32_residuals=system not in ALL_BF16_SYSTEMS)
 
 
 def _profile_in_subprocess(system: str, paths: dict, threads: int, calls: int) -> dict:

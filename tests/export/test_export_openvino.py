@@ -21,6 +21,7 @@ from vitpose_trt.export.cpu_quantization import activation_matmuls
 from vitpose_trt.export.quantization import attention_value_matmuls
 from vitpose_trt.export.recipes import NNCF_QUANTIZER, is_current
 from vitpose_trt.export.targets import onnx_path_for, report_path_of
+from vitpose_trt.runtime.backends.openvino_precision import residual_adds
 
 OPENVINO = "openvino"
 
@@ -74,6 +75,8 @@ def test_int8_ir_carries_the_metadata_and_int8_matmuls(tiny_openvino_int8, tiny_
     fake_quantized = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
     weight_matmuls = 4 * 2  # qkv, proj, fc1, fc2 of both blocks
     assert len(fake_quantized) >= weight_matmuls
+    # Quantized inputs do not hide the residual stream from bf16's fp32 marks (runtime.backends.openvino_precision).
+    assert residual_adds(model) == [f"/backbone/blocks.{b}/{add}" for b in range(2) for add in ("Add", "Add_1")]
     assert is_current(result.onnx, "int8", OPENVINO) and not is_current(result.onnx, "int8", "onnxruntime-cpu")
 
 
@@ -114,7 +117,7 @@ def test_bf16_writes_only_a_report_or_is_refused_without_bf16(tiny_model, tmp_pa
     from vitpose_trt.export import export_precision
 
     if not has_bf16():
-        with pytest.raises(ConfigError, match="cannot compute in bf16"):
+        with pytest.raises(ConfigError, match="cannot run bf16 in OpenVINO"):
             export_precision(tiny_model, "bf16", tmp_path, target=OPENVINO)
         return
     result = export_precision(tiny_model, "bf16", tmp_path, random_weights=True, target=OPENVINO)

@@ -69,6 +69,7 @@ def test_bf16_runs_where_the_cpu_has_it_and_is_refused_elsewhere(peaked_tiny_onn
         return
     backend = open_backend(peaked_tiny_onnx, "openvino", precision="bf16")
     assert backend.precision == "bf16" and backend.metadata.precision == "bf16"
+    assert len(backend.fp32_nodes) == 4  # the residual Adds of the tiny model's two blocks
     reference = open_backend(peaked_tiny_onnx, "openvino").run({"input": crops})["heatmaps"]
     assert _relative_l2(backend.run({"input": crops})["heatmaps"], reference) < BF16_BOUND
 
@@ -123,3 +124,42 @@ def test_slow_int8_reason_names_the_missing_instructions(monkeypatch):
     monkeypatch.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
     assert cpu_features.slow_int8_reason() == ("this CPU has no int8 dot-product instructions (none of avx512_vnni, "
                                                "avx_vnni, amx_int8 in /proc/cpuinfo; it has avx2, avx512f)")
+
+
+def test_the_residual_adds_are_the_two_of_each_block(peaked_tiny_onnx):
+    from vitpose_trt.artifacts.openvino_metadata import openvino_model
+    from vitpose_trt.runtime.backends.openvino_precision import residual_adds
+
+    names = residual_adds(openvino_model(peaked_tiny_onnx))  # vitpose-tiny: 2 blocks; biases are left out
+    assert names == [f"/backbone/blocks.{b}/{add}" for b in range(2) for add in ("Add", "Add_1")]
+
+
+def test_bf16_marks_the_residual_adds_with_the_attribute_the_cpu_plugin_reads(peaked_tiny_onnx, crops):
+    """The CPU plugin reads `DisablePrecisionConversion` on every node it compiles (any precision): a string in
+    its place breaks the compilation, so the attribute travels through an IR. At fp32 the marks change nothing."""
+    import openvino
+
+    from vitpose_trt.artifacts.openvino_metadata import openvino_model
+    from vitpose_trt.runtime.backends.openvino_precision import (
+        KEEP_PRECISION_ATTRIBUTE,
+        precision_marked,
+        residual_adds,
+    )
+
+    model = openvino_model(peaked_tiny_onnx)
+    key = f"{KEEP_PRECISION_ATTRIBUTE['name']}_{KEEP_PRECISION_ATTRIBUTE['version']}"
+    with precision_marked(openvino, model, "fp32") as (same, kept):
+        assert same is model and kept == []
+    with precision_marked(openvino, model, "bf16", fp32_residuals=False) as (same, kept):
+        assert same is model and kept == []
+    reference = openvino.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})({0: crops})[0]
+    with precision_marked(openvino, model, "bf16") as (marked, kept):
+        assert kept == residual_adds(model)
+        marks = {op.get_friendly_name(): key in op.get_rt_info() for op in marked.get_ops()}
+        assert {name for name, marked_here in marks.items() if marked_here} == set(kept)
+        compiled = openvino.Core().compile_model(marked, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        np.testing.assert_array_equal(compiled({0: crops})[0], reference)
+    plain = openvino_model(peaked_tiny_onnx)
+    next(op for op in plain.get_ops() if op.get_friendly_name() == kept[0]).get_rt_info()[key] = "dynamic:bf16"
+    with pytest.raises(RuntimeError, match="DisablePrecisionConversion"):
+        openvino.Core().compile_model(plain, "CPU")

@@ -26,8 +26,6 @@ FP32_TOLERANCE = 1e-4
 REPORT_TOLERANCE = {"fp16": 1e-2, "bf16": 1e-2, "int8": 0.1, "fp8": 0.1}
 #: The runtimes a report can run a file in.
 RUNTIMES = ("onnxruntime", "openvino")
-#: Precision -> OpenVINO's INFERENCE_PRECISION_HINT (always set: OpenVINO's own default is bf16 on AMX CPUs).
-OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16"}
 #: Keypoints count as agreeing when their argmax peaks are at most this many input pixels apart.
 AGREEMENT_RADIUS_PX = HEATMAP_STRIDE
 KEYPOINT_METHOD = "argmax of each heatmap (no sub-pixel refinement), distances in network-input pixels"
@@ -57,21 +55,17 @@ def heatmaps_from_onnx(path: str | Path, crops: np.ndarray, batch: int = INFEREN
 
 def heatmaps_from_openvino(path: str | Path, crops: np.ndarray, precision: str = "fp32",
                            batch: int = INFERENCE_BATCH) -> np.ndarray:
-    """Run an ONNX file or OpenVINO IR in OpenVINO on the CPU, computing in `precision` ("fp32" | "bf16"):
-    crops (N, 3, 256, 192) float32 -> (N, K, 64, 48) float32. `ConfigError` when this CPU cannot compute in
-    `precision` (OpenVINO would fall back to fp32)."""
-    openvino = import_optional("openvino", "the OpenVINO accuracy check")
-    hint = OPENVINO_HINTS[precision]
-    compiled = openvino.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": hint})
-    effective = compiled.get_property("INFERENCE_PRECISION_HINT")
-    if effective != getattr(openvino.Type, hint):
-        raise ConfigError(f"this CPU cannot compute in {precision} with OpenVINO (it would use "
-                          f"{effective.get_type_name()}): bf16 needs AVX512-BF16 or AMX")
-    request = compiled.create_infer_request()
+    """Run an ONNX file or OpenVINO IR in OpenVINO on the CPU, computing in `precision` ("fp32" | "bf16"), as
+    the openvino backend runs it (bf16: residual Adds in fp32): crops (N, 3, 256, 192) float32 -> (N, K, 64,
+    48) float32. `ConfigError` when this CPU cannot compute in `precision` (OpenVINO would fall back to fp32)."""
+    from ..runtime.backends.openvino import OpenVinoBackend
+
+    backend = OpenVinoBackend(path, precision=precision, max_batch=batch)
+    name, output = backend.io.input_names[0], backend.io.output_names[0]
     outputs = []
     for start in range(0, len(crops), batch):
         chunk = np.ascontiguousarray(crops[start : start + batch], dtype=np.float32)
-        outputs.append(np.asarray(request.infer({INPUT_NAME: chunk})[0], dtype=np.float32))
+        outputs.append(np.asarray(backend.run({name: chunk})[output], dtype=np.float32))
     return np.concatenate(outputs)
 
 

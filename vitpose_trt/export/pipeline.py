@@ -27,6 +27,7 @@ from filelock import Timeout
 from ..artifacts.metadata import OPENVINO_TARGET
 from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
+from ..runtime.backends.openvino_precision import REDUCED_PRECISIONS
 from .accuracy import (
     FP32_TOLERANCE,
     REPORT_TOLERANCE,
@@ -117,7 +118,8 @@ class _Judge:
         report = accuracy_report(self.reference, heatmaps, precision=precision, onnx=str(path), tolerance=tolerance,
                                  model=self.model_name, crop_source=f"scikit-image {', '.join(HELD_OUT_IMAGES)}")
         if runtime == "openvino":
-            report.notes.append(f"run by OpenVINO on the CPU, unquantized ops computed in {computed_in}")
+            kept = " (residual Adds in fp32)" if computed_in in REDUCED_PRECISIONS else ""
+            report.notes.append(f"run by OpenVINO on the CPU, unquantized ops computed in {computed_in}{kept}")
         if self.random_weights:
             report.notes.append(_RANDOM_WEIGHTS_NOTE)
         return report, write_json_atomic(report.to_dict(), report_path)

@@ -2,10 +2,10 @@
 
 `precision` is what the CPU computes the model's floating-point ops in, always set explicitly as
 OpenVINO's `INFERENCE_PRECISION_HINT` (OpenVINO's own default is bf16 on CPUs with AMX, which would
-change results silently): "fp32" (default) or "bf16" (2x the fp32 speed on CPUs with AVX512-BF16 or AMX,
-heatmap rel-L2 ~1e-2; no file of its own: the fp32 ONNX runs in bf16). An int8 IR (`vitpose-export
---target openvino --precision int8`) runs its quantized MatMuls in int8 either way; `precision` then
-applies to the rest. A CPU that cannot run the requested precision is an error, never a quiet fallback.
+change results silently): "fp32" (default) or "bf16" (2x the fp32 speed on CPUs with AVX512-BF16 or
+AMX, with the residual Adds kept in fp32: `openvino_precision`; no file of its own: the fp32 ONNX runs in
+bf16). An int8 IR (`vitpose-export --target openvino --precision int8`) runs its quantized MatMuls in int8
+either way; `precision` then applies to the rest. A CPU that cannot run the requested precision is an error, never a quiet fallback.
 An int8 IR on a CPU without int8 dot products (VNNI, AMX) runs, with a RuntimeWarning: slower than fp32 there.
 
 The model is compiled for latency (one stream using every thread: the estimator makes one call at a
@@ -29,6 +29,7 @@ from ...cpu_features import slow_int8_reason
 from ...dependencies import import_optional
 from ...errors import ConfigError, EngineLoadError
 from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
+from .openvino_precision import precision_marked
 
 #: Our precision names -> OpenVINO's `INFERENCE_PRECISION_HINT` values (the first is the default).
 INFERENCE_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
@@ -61,6 +62,8 @@ class OpenVinoBackend(Backend):
     source: an `.onnx` file or an IR `.xml`. precision: "fp32" (default) or "bf16" (see the module
     docstring); raises `ConfigError` when this CPU cannot compute in it. threads: OpenVINO's inference
     threads (None: one per core). A graph with a fixed batch is fed full batches (zero padding).
+    fp32_residuals: under bf16, keep the residual Adds in fp32 (`openvino_precision`; False computes them in
+    bf16 too, for comparison); `fp32_nodes` lists the nodes kept.
     """
 
     name = "openvino"
@@ -70,7 +73,7 @@ class OpenVinoBackend(Backend):
     thread_safe = True
 
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None,
-                 precision: str = DEFAULT_PRECISION):
+                 precision: str = DEFAULT_PRECISION, fp32_residuals: bool = True):
         refused_io(io, source)
         properties = compile_properties(precision, checked_threads(threads))
         openvino = import_optional("openvino", "the OpenVINO backend")
@@ -79,7 +82,8 @@ class OpenVinoBackend(Backend):
             raise EngineLoadError(f"{path}: no such model file")
         model = openvino_model(path)
         try:
-            self.compiled = openvino.Core().compile_model(model, DEVICE, properties)
+            with precision_marked(openvino, model, precision, fp32_residuals) as (marked, self.fp32_nodes):
+                self.compiled = openvino.Core().compile_model(marked, DEVICE, properties)
         except RuntimeError as exc:
             raise EngineLoadError(f"{path}: OpenVINO cannot compile it for the CPU: {exc}") from exc
         self.precision = _checked_precision(self.compiled, precision, openvino)
