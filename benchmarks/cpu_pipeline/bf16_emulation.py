@@ -7,7 +7,7 @@ bf16 outside the matmuls. Heatmaps are compared with fp32 PyTorch on the export 
 crops (relative L2; bound 0.01 for 16-bit floats). Variants:
 - all bf16: every tensor rounded, the residual stream too (what OpenVINO's bf16 hint does by default);
 - residual fp32: the same, but each block's `x + attn(...)`, `x + mlp(...)` kept in fp32 (what
-  vitpose-trt's openvino backend asks OpenVINO for under bf16: runtime/backends/openvino_precision.py);
+  vitpose-trt's openvino backend asks OpenVINO for under bf16: vitpose_trt/openvino_cpu.py);
 - residual and head fp32: also the deconvolution head in fp32.
 Same random weights as the pipeline benchmark (transformers' init of ViTPose-B).
 

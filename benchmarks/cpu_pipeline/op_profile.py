@@ -2,7 +2,7 @@
 
 The pipeline benchmark (bench_cpu_pipeline.py) says how fast each system is; this says why. For each of our
 systems it runs the same file the pipeline runs, opened with the same options as vitpose-trt's backends
-(`session_options` / `compile_properties`), on 8 random crops, with the library's own profiler on:
+(`session_options` / `openvino_cpu.compiled_for_cpu`), on 8 random crops, with the library's own profiler on:
 - ONNX Runtime: `SessionOptions.enable_profiling`; time per operator type (`DynamicQuantizeMatMul` is the
   int8 weight MatMul: its activations are quantized inside it);
 - OpenVINO: `PERF_COUNT`; time per (layer type, kernel), e.g. ("FullyConnected", "jit_gemm_I8"): the kernel
@@ -75,12 +75,11 @@ def openvino_profile(path: str, precision: str, threads: int, calls: int, fp32_r
     import openvino
 
     from vitpose_trt.artifacts.openvino_metadata import openvino_model
-    from vitpose_trt.runtime.backends.openvino import DEVICE, compile_properties
-    from vitpose_trt.runtime.backends.openvino_precision import precision_marked
+    from vitpose_trt.openvino_cpu import compiled_for_cpu
 
-    properties = {**compile_properties(precision, threads), "PERF_COUNT": "YES"}
-    with precision_marked(openvino, openvino_model(path), precision, fp32_residuals) as (model, _):
-        request = openvino.Core().compile_model(model, DEVICE, properties).create_infer_request()
+    compiled = compiled_for_cpu(openvino, openvino_model(path), precision, threads, fp32_residuals,
+                                extra_properties={"PERF_COUNT": "YES"}).compiled
+    request = compiled.create_infer_request()
     crops = _crops()
     request.infer({0: crops})
     seconds, per_op = [], Counter()

@@ -21,7 +21,7 @@ from vitpose_trt.export.cpu_quantization import activation_matmuls
 from vitpose_trt.export.quantization import attention_value_matmuls
 from vitpose_trt.export.recipes import NNCF_QUANTIZER, is_current
 from vitpose_trt.export.targets import onnx_path_for, report_path_of
-from vitpose_trt.runtime.backends.openvino_precision import residual_adds
+from vitpose_trt.openvino_cpu import residual_adds
 
 OPENVINO = "openvino"
 
@@ -75,7 +75,7 @@ def test_int8_ir_carries_the_metadata_and_int8_matmuls(tiny_openvino_int8, tiny_
     fake_quantized = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
     weight_matmuls = 4 * 2  # qkv, proj, fc1, fc2 of both blocks
     assert len(fake_quantized) >= weight_matmuls
-    # Quantized inputs do not hide the residual stream from bf16's fp32 marks (runtime.backends.openvino_precision).
+    # Quantized inputs do not hide the residual stream from bf16's fp32 marks (vitpose_trt.openvino_cpu).
     assert residual_adds(model) == [f"/backbone/blocks.{b}/{add}" for b in range(2) for add in ("Add", "Add_1")]
     assert is_current(result.onnx, "int8", OPENVINO) and not is_current(result.onnx, "int8", "onnxruntime-cpu")
 

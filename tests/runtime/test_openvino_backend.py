@@ -128,7 +128,7 @@ def test_slow_int8_reason_names_the_missing_instructions(monkeypatch):
 
 def test_the_residual_adds_are_the_two_of_each_block(peaked_tiny_onnx):
     from vitpose_trt.artifacts.openvino_metadata import openvino_model
-    from vitpose_trt.runtime.backends.openvino_precision import residual_adds
+    from vitpose_trt.openvino_cpu import residual_adds
 
     names = residual_adds(openvino_model(peaked_tiny_onnx))  # vitpose-tiny: 2 blocks; biases are left out
     assert names == [f"/backbone/blocks.{b}/{add}" for b in range(2) for add in ("Add", "Add_1")]
@@ -140,7 +140,7 @@ def test_bf16_marks_the_residual_adds_with_the_attribute_the_cpu_plugin_reads(pe
     import openvino
 
     from vitpose_trt.artifacts.openvino_metadata import openvino_model
-    from vitpose_trt.runtime.backends.openvino_precision import (
+    from vitpose_trt.openvino_cpu import (
         KEEP_PRECISION_ATTRIBUTE,
         precision_marked,
         residual_adds,

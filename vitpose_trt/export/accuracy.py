@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts.openvino_metadata import openvino_model
 from ..dependencies import import_optional
 from ..errors import ConfigError
+from ..openvino_cpu import compiled_for_cpu
 from ..specs import HEATMAP_STRIDE, INPUT_NAME
 
 #: Crops per forward pass when computing reference / candidate heatmaps.
@@ -55,17 +57,16 @@ def heatmaps_from_onnx(path: str | Path, crops: np.ndarray, batch: int = INFEREN
 
 def heatmaps_from_openvino(path: str | Path, crops: np.ndarray, precision: str = "fp32",
                            batch: int = INFERENCE_BATCH) -> np.ndarray:
-    """Run an ONNX file or OpenVINO IR in OpenVINO on the CPU, computing in `precision` ("fp32" | "bf16"), as
-    the openvino backend runs it (bf16: residual Adds in fp32): crops (N, 3, 256, 192) float32 -> (N, K, 64,
-    48) float32. `ConfigError` when this CPU cannot compute in `precision` (OpenVINO would fall back to fp32)."""
-    from ..runtime.backends.openvino import OpenVinoBackend
-
-    backend = OpenVinoBackend(path, precision=precision, max_batch=batch)
-    name, output = backend.io.input_names[0], backend.io.output_names[0]
+    """Run an ONNX file or OpenVINO IR in OpenVINO on the CPU, computing in `precision` ("fp32" | "bf16") as
+    the openvino backend does (`openvino_cpu.compiled_for_cpu`: bf16 keeps the residual Adds in fp32): crops
+    (N, 3, 256, 192) float32 -> (N, K, 64, 48) float32. `ConfigError` when this CPU cannot compute in
+    `precision` (OpenVINO would fall back to fp32)."""
+    openvino = import_optional("openvino", "the OpenVINO accuracy check")
+    request = compiled_for_cpu(openvino, openvino_model(path), precision).compiled.create_infer_request()
     outputs = []
     for start in range(0, len(crops), batch):
         chunk = np.ascontiguousarray(crops[start : start + batch], dtype=np.float32)
-        outputs.append(np.asarray(backend.run({name: chunk})[output], dtype=np.float32))
+        outputs.append(np.asarray(request.infer({INPUT_NAME: chunk})[0], dtype=np.float32))
     return np.concatenate(outputs)
 
 

@@ -27,7 +27,7 @@ from filelock import Timeout
 from ..artifacts.metadata import OPENVINO_TARGET
 from ..atomic_files import path_lock
 from ..errors import AccuracyError, ConfigError
-from ..runtime.backends.openvino_precision import REDUCED_PRECISIONS
+from ..openvino_cpu import REDUCED_PRECISIONS
 from .accuracy import (
     FP32_TOLERANCE,
     REPORT_TOLERANCE,

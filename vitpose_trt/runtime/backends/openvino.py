@@ -3,7 +3,7 @@
 `precision` is what the CPU computes the model's floating-point ops in, always set explicitly as
 OpenVINO's `INFERENCE_PRECISION_HINT` (OpenVINO's own default is bf16 on CPUs with AMX, which would
 change results silently): "fp32" (default) or "bf16" (2x the fp32 speed on CPUs with AVX512-BF16 or
-AMX, with the residual Adds kept in fp32: `openvino_precision`; no file of its own: the fp32 ONNX runs in
+AMX, with the residual Adds kept in fp32: `vitpose_trt.openvino_cpu`; no file of its own: the fp32 ONNX runs in
 bf16). An int8 IR (`vitpose-export --target openvino --precision int8`) runs its quantized MatMuls in int8
 either way; `precision` then applies to the rest. A CPU that cannot run the requested precision is an error, never a quiet fallback.
 An int8 IR on a CPU without int8 dot products (VNNI, AMX) runs, with a RuntimeWarning: slower than fp32 there.
@@ -27,34 +27,9 @@ from ...artifacts.metadata import ArtifactMetadata
 from ...artifacts.openvino_metadata import metadata_from_openvino_model, openvino_model, props_of_openvino_model
 from ...cpu_features import slow_int8_reason
 from ...dependencies import import_optional
-from ...errors import ConfigError, EngineLoadError
+from ...errors import EngineLoadError
+from ...openvino_cpu import DEFAULT_PRECISION, INFERENCE_PRECISIONS, compile_properties, compiled_for_cpu
 from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
-from .openvino_precision import precision_marked
-
-#: Our precision names -> OpenVINO's `INFERENCE_PRECISION_HINT` values (the first is the default).
-INFERENCE_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
-DEFAULT_PRECISION = "fp32"
-#: The CPU plugin.
-DEVICE = "CPU"
-#: One stream with every thread on the one request the estimator makes at a time.
-PERFORMANCE_HINT = "LATENCY"
-
-
-def compile_properties(precision: str, threads: int | None) -> dict[str, str | int]:
-    """OpenVINO CPU properties for `precision` ("fp32" | "bf16") and `threads` (None: OpenVINO's default)."""
-    if precision not in INFERENCE_PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r} for openvino; valid: {', '.join(INFERENCE_PRECISIONS)}")
-    properties: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISIONS[precision],
-                                        "PERFORMANCE_HINT": PERFORMANCE_HINT}
-    if threads is not None:
-        properties["INFERENCE_NUM_THREADS"] = threads
-    return properties
-
-
-def cpu_capabilities(openvino) -> tuple[str, ...]:
-    """OpenVINO's `OPTIMIZATION_CAPABILITIES` of this CPU ("FP32", "BF16", "INT8", ...)."""
-    return tuple(openvino.Core().get_property(DEVICE, "OPTIMIZATION_CAPABILITIES"))
-
 
 class OpenVinoBackend(Backend):
     """An OpenVINO compiled model on the CPU: numpy arrays in, numpy arrays out.
@@ -62,7 +37,7 @@ class OpenVinoBackend(Backend):
     source: an `.onnx` file or an IR `.xml`. precision: "fp32" (default) or "bf16" (see the module
     docstring); raises `ConfigError` when this CPU cannot compute in it. threads: OpenVINO's inference
     threads (None: one per core). A graph with a fixed batch is fed full batches (zero padding).
-    fp32_residuals: under bf16, keep the residual Adds in fp32 (`openvino_precision`; False computes them in
+    fp32_residuals: under bf16, keep the residual Adds in fp32 (`vitpose_trt.openvino_cpu`; False computes them in
     bf16 too, for comparison); `fp32_nodes` lists the nodes kept.
     """
 
@@ -75,18 +50,18 @@ class OpenVinoBackend(Backend):
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None,
                  precision: str = DEFAULT_PRECISION, fp32_residuals: bool = True):
         refused_io(io, source)
-        properties = compile_properties(precision, checked_threads(threads))
+        threads = checked_threads(threads)
+        compile_properties(precision, threads)  # an unknown precision is refused before anything loads
         openvino = import_optional("openvino", "the OpenVINO backend")
         path = Path(source)
         if not path.is_file():
             raise EngineLoadError(f"{path}: no such model file")
         model = openvino_model(path)
         try:
-            with precision_marked(openvino, model, precision, fp32_residuals) as (marked, self.fp32_nodes):
-                self.compiled = openvino.Core().compile_model(marked, DEVICE, properties)
+            self.compiled, self.fp32_nodes = compiled_for_cpu(openvino, model, precision, threads, fp32_residuals)
         except RuntimeError as exc:
             raise EngineLoadError(f"{path}: OpenVINO cannot compile it for the CPU: {exc}") from exc
-        self.precision = _checked_precision(self.compiled, precision, openvino)
+        self.precision = precision
         self.io = io_of_openvino_model(self.compiled)
         self.props = props_of_openvino_model(model)
         self.metadata = _run_metadata(metadata_from_openvino_model(model, str(path)), precision)
@@ -108,17 +83,6 @@ class OpenVinoBackend(Backend):
         if request is None:
             request = self._requests.request = self.compiled.create_infer_request()
         return request
-
-
-def _checked_precision(compiled, precision: str, openvino) -> str:
-    """`precision` once the compiled model confirms it computes in it; `ConfigError` when OpenVINO fell back."""
-    effective = compiled.get_property("INFERENCE_PRECISION_HINT")
-    if effective != getattr(openvino.Type, INFERENCE_PRECISIONS[precision]):
-        raise ConfigError(f"this CPU cannot run {precision} in OpenVINO (it would run {effective.get_type_name()} "
-                          f"instead; "
-                          f"OpenVINO's CPU capabilities here: {', '.join(cpu_capabilities(openvino))}); bf16 needs "
-                          "AVX512-BF16 or AMX: use precision='fp32'")
-    return precision
 
 
 def _warn_when_int8_is_slow(metadata: ArtifactMetadata | None, path: Path) -> None:
