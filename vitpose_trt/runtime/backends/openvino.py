@@ -2,11 +2,12 @@
 
 `precision` is what the CPU computes the model's floating-point ops in, always set explicitly as
 OpenVINO's `INFERENCE_PRECISION_HINT` (OpenVINO's own default is bf16 on CPUs with AMX, which would
-change results silently): "fp32" (default) or "bf16" (2x the fp32 speed on CPUs with AVX512-BF16 or
-AMX, with the residual Adds kept in fp32: `vitpose_trt.openvino_cpu`; no file of its own: the fp32 ONNX runs in
-bf16). An int8 IR (`vitpose-export --target openvino --precision int8`) runs its quantized MatMuls in int8
-either way; `precision` then applies to the rest. A CPU that cannot run the requested precision is an error, never a quiet fallback.
-An int8 IR on a CPU without int8 dot products (VNNI, AMX) runs, with a RuntimeWarning: slower than fp32 there.
+change results silently): "fp32" (default) or "bf16" (CPUs with AVX512-BF16 or AMX; OpenVINO's plain bf16
+measured 2.5x fp32 on an AMX Xeon; here the residual Adds stay fp32, `vitpose_trt.openvino_cpu`; no file of
+its own: the fp32 ONNX runs in bf16). An int8 IR (`vitpose-export --target openvino --precision int8`) runs
+its quantized MatMuls in int8 either way; `precision` then applies to the rest. A CPU that cannot run the
+requested precision is an error, never a quiet fallback. An int8 IR on a CPU without int8 dot products
+(VNNI, AMX) runs, with a RuntimeWarning: slower than fp32 there.
 
 The model is compiled for latency (one stream using every thread: the estimator makes one call at a
 time per frame); each calling thread gets its own infer request, so calls may come from several threads.
