@@ -52,6 +52,8 @@ def test_missing_pytriton_says_what_to_install(served_onnx):
     (["--http-port", "70000"], "1..65535"),
     (["--max-batch", "0"], "max_batch must be >= 1"),
     (["--max-boxes", "0"], "max_boxes must be a positive integer"),
+    (["--precision", "bf16"], "the onnxruntime backend runs a file in the precision it was exported in"),
+    (["--backend", "openvino", "--precision", "fp16"], "unknown precision 'fp16' for openvino; valid: fp32, bf16"),
 ])
 def test_bad_options_exit_2(served_onnx, capsys, arguments, message):
     assert main([str(served_onnx), *arguments]) == 2

@@ -26,6 +26,13 @@ EXIT_CODES_HELP = f"""exit codes:
        (vitpose-infer / vitpose-eval: --resume continues the run)"""
 
 
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """--precision P: what a backend that chooses it computes the model in (`PoseEstimator`'s precision=)."""
+    parser.add_argument("--precision", metavar="P", help="what the backend computes in, where it chooses: openvino "
+                        "fp32 (default) or bf16 (CPUs with AVX512-BF16/AMX), torch-cuda fp16 (default) or fp32; "
+                        "others run the file's own precision")
+
+
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show full tracebacks and library logs")
 

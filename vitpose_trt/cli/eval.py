@@ -26,6 +26,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SKIPPED,
+    add_precision_option,
     add_verbose_flag,
     run_command,
     stopped_message,
@@ -56,9 +57,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"OKS NMS threshold per image (default {DEFAULT_OKS_NMS_THRESHOLD}; 1 keeps every pose)")
     p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, openvino, torch, tensorrt or "
                    "torch-cuda; applies to both models")
-    p.add_argument("--precision", metavar="P", help="what the backend computes in, where it chooses: openvino fp32 "
-                   "(default) or bf16 (CPUs with AVX512-BF16/AMX), torch-cuda fp16 (default) or fp32; others run "
-                   "the file's own precision")
+    add_precision_option(p)
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"folder of the prediction files (default ./{DEFAULT_OUTPUT})")

@@ -35,6 +35,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SKIPPED,
+    add_precision_option,
     add_verbose_flag,
     run_command,
     stopped_message,
@@ -79,9 +80,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"--render: draw keypoints scoring above T (default {DEFAULT_SCORE_THRESHOLD})")
     p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, openvino, torch, tensorrt or "
                    "torch-cuda")
-    p.add_argument("--precision", metavar="P", help="what the backend computes in, where it chooses: openvino fp32 "
-                   "(default) or bf16 (CPUs with AVX512-BF16/AMX), torch-cuda fp16 (default) or fp32; others run "
-                   "the file's own precision")
+    add_precision_option(p)
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads of CPU backends (default: library default)")
     p.add_argument("--detector-threads", type=int, metavar="N", help="CPU threads of the detector (default: "
                    "--threads); with --track the detector runs in its own thread beside the poses, and on a small "

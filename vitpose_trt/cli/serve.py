@@ -28,7 +28,7 @@ from ..serve.server import (
     DEFAULT_METRICS_PORT,
     DEFAULT_QUEUE_DELAY_US,
 )
-from .common import add_verbose_flag, run_command
+from .common import add_precision_option, add_verbose_flag, run_command
 
 #: CPU instances by default: with one, batches run one after another and the CPU idles during their Python
 #: parts (benchmarks/serve/README.md).
@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", metavar="DET", help="person detector (.onnx/.engine): also serve vitpose_e2e")
     p.add_argument("--backend", default="auto", help="auto (by MODEL), onnxruntime, openvino, torch, tensorrt or "
                    "torch-cuda")
+    add_precision_option(p)
     p.add_argument("--color", default="rgb", choices=("rgb", "bgr"), help="channel order of image_raw (default rgb)")
     p.add_argument("--host", default="127.0.0.1", help="address of all ports (default 127.0.0.1; 0.0.0.0 in a "
                    "container)")
@@ -74,6 +75,10 @@ def _serve(args: argparse.Namespace) -> int:
     from ..serve.protocol import POSE_MODEL, RequestLimits
     from ..serve.server import ServerOptions, pytriton_modules, serve
 
+    if args.precision is not None:  # a precision the backend cannot compute in is refused before anything loads
+        from ..runtime.backends import checked_precision
+
+        checked_precision(args.model, args.backend, args.precision)
     options = ServerOptions(host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
                             metrics_port=args.metrics_port, max_batch=args.max_batch,
                             queue_delay_us=args.queue_delay_us, exit_timeout_s=args.exit_timeout)
@@ -89,7 +94,8 @@ def _serve(args: argparse.Namespace) -> int:
     from ..runtime import PoseEstimator
 
     build = instance_builder(lambda: PoseEstimator(args.model, backend=args.backend, color=args.color,
-                                                   threads=args.threads), args.detector, limits)
+                                                   threads=args.threads, precision=args.precision),
+                             args.detector, limits)
     first = build()
     estimator = first[POSE_MODEL].estimator
     handlers = handlers_per_instance(build, first, estimator.backend.device, args.instances)

@@ -32,7 +32,8 @@ AUTO = "auto"
 #: The backends that compute a model in a precision chosen when opened (`Backend.precisions`).
 PRECISION_CHOOSERS = ("torch-cuda", "openvino")
 
-__all__ = ["AUTO", "BACKENDS", "DEFAULT_MAX_BATCH", "Backend", "backend_class", "backend_name_for", "open_backend"]
+__all__ = ["AUTO", "BACKENDS", "DEFAULT_MAX_BATCH", "Backend", "backend_class", "backend_name_for", "checked_precision",
+           "open_backend"]
 
 
 def _is_torch_module(source) -> bool:
@@ -94,6 +95,13 @@ def open_backend(source, backend: str = AUTO, *, max_batch: int | None = None, t
     cls = backend_class(name)
     options = {} if precision is None else {"precision": _checked_precision(cls, precision)}
     return cls(source, max_batch=max_batch, threads=threads, io=io, **options)
+
+
+def checked_precision(source, backend: str, precision: str) -> str:
+    """`precision` when the backend `backend` ("auto": the one `source` picks) computes models in a precision of
+    its choosing and this is one of them; else `ConfigError`. Nothing is loaded (the check a CLI makes first)."""
+    name = backend_name_for(source) if backend == AUTO else backend
+    return _checked_precision(backend_class(name), precision)
 
 
 def _checked_precision(cls: type[Backend], precision: str) -> str:
