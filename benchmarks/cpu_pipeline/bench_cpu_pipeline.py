@@ -263,7 +263,10 @@ def main(argv=None) -> int:
         print(json.dumps(measure(args.measure, json.loads(args.paths), args.frames, args.warmup, args.threads)))
         return 0
     args.cache.mkdir(parents=True, exist_ok=True)
-    asked = tuple(args.systems.split(","))
+    asked = tuple(s.strip() for s in args.systems.split(","))
+    unknown = sorted(set(asked) - set(SYSTEMS))
+    if unknown:
+        parser.error(f"unknown systems {unknown}; valid: {', '.join(SYSTEMS)}")
     skipped = skipped_systems(asked)
     systems = tuple(s for s in SYSTEMS if s in asked and s not in skipped)
     load_at_start = list(os.getloadavg())
