@@ -124,18 +124,17 @@ def compiled_for_cpu(openvino, model, precision: str = DEFAULT_PRECISION, thread
     False. Raises `ConfigError` when this CPU would compute in another precision (OpenVINO's fallback);
     OpenVINO's own RuntimeError when it cannot compile the model."""
     properties = {**compile_properties(precision, threads), **(extra_properties or {})}
-    capabilities = cpu_capabilities(openvino)
-    if precision != DEFAULT_PRECISION and precision.upper() not in capabilities:  # before any marking work
-        raise _unavailable(precision, INFERENCE_PRECISIONS[DEFAULT_PRECISION], capabilities)
+    if precision != DEFAULT_PRECISION and precision.upper() not in cpu_capabilities(openvino):  # before marking
+        raise _unavailable(openvino, precision, INFERENCE_PRECISIONS[DEFAULT_PRECISION])
     with precision_marked(openvino, model, precision, fp32_residuals) as (marked, kept):
         compiled = openvino.Core().compile_model(marked, DEVICE, properties)
     effective = compiled.get_property("INFERENCE_PRECISION_HINT")
     if effective != getattr(openvino.Type, INFERENCE_PRECISIONS[precision]):
-        raise _unavailable(precision, effective.get_type_name(), capabilities)
+        raise _unavailable(openvino, precision, effective.get_type_name())
     return CompiledForCpu(compiled, kept)
 
 
-def _unavailable(precision: str, instead: str, capabilities: tuple[str, ...]) -> ConfigError:
+def _unavailable(openvino, precision: str, instead: str) -> ConfigError:
     return ConfigError(f"this CPU cannot run {precision} in OpenVINO (it would run {instead} instead; OpenVINO's "
-                       f"CPU capabilities here: {', '.join(capabilities)}); bf16 needs AVX512-BF16 or AMX: use "
-                       "precision='fp32'")
+                       f"CPU capabilities here: {', '.join(cpu_capabilities(openvino))}); bf16 needs AVX512-BF16 or "
+                       "AMX: use precision='fp32'")
