@@ -140,6 +140,13 @@ def _check_box_sizes(boxes: np.ndarray, box_format: str) -> None:
                          f"{MIN_BOX_EXTENT:.1e} px count as zero)")
 
 
+def has_croppable_area(width, height):
+    """Whether boxes of these widths and heights (px; arrays or scalars) cover an area a crop can be made of:
+    both sides positive and not a point (`MIN_BOX_EXTENT`). Stricter than `boxes_xyxy`, which accepts lines:
+    for boxes that come from a detector or a file, where a line is a box that missed the image."""
+    return (np.minimum(width, height) > 0) & (np.maximum(width, height) >= MIN_BOX_EXTENT)
+
+
 def centers_scales_from_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (centers (N, 2), scales (N, 2)) float64 for xyxy image-pixel boxes (N, 4).
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import MIN_BOX_EXTENT
+from ..geometry import has_croppable_area
 
 #: COCO's category id of "person": the default category kept from a detections file.
 PERSON_CATEGORY = 1
@@ -28,8 +28,8 @@ class Detections:
     """Boxes per image: `boxes_for(image_id, file_name)` -> ((N, 5) float64 [x, y, w, h, score] image px,
     (N,) int64 category ids).
 
-    skipped: entries dropped at load for a zero or negative width or height, or both sides under
-    MIN_BOX_EXTENT px (nothing can be cropped).
+    skipped: entries dropped at load for a zero or negative width or height, or a point
+    (`geometry.has_croppable_area`: nothing can be cropped).
     """
 
     def __init__(self, entries: list[dict], source: str = "detections"):
@@ -39,7 +39,7 @@ class Detections:
         self.skipped = 0
         for index, entry in enumerate(entries):
             row = _row(entry, f"{source} entry {index}")
-            if row[2] <= 0 or row[3] <= 0 or max(row[2], row[3]) < MIN_BOX_EXTENT:
+            if not has_croppable_area(row[2], row[3]):
                 self.skipped += 1
                 continue
             if "file_name" in entry:

@@ -19,7 +19,7 @@ from ..artifacts.detector_settings import DetectorSettings
 from ..artifacts.io import DYNAMIC, ModelIO, with_output_shapes
 from ..artifacts.metadata import DETECTOR_TASK
 from ..errors import ConfigError
-from ..geometry import MIN_BOX_EXTENT
+from ..geometry import has_croppable_area
 from ..runtime.backends import AUTO, open_backend
 from ..runtime.devices import array_module_for
 from ..runtime.stage_timing import OnStage, StageClock, StageTimed
@@ -117,9 +117,8 @@ def _inside_image(boxes: np.ndarray, scores: np.ndarray) -> Detections:
 
     A box the clipping left without width or height lay wholly outside the image (in the letterbox padding,
     or predicted past the input's edge): no person of this image, and a point or line no pose model can
-    crop. Boxes under MIN_BOX_EXTENT on both sides count as points, as `geometry.boxes_xyxy` counts them."""
-    size = boxes[:, 2:] - boxes[:, :2]
-    kept = (size > 0).all(axis=1) & (size.max(axis=1) >= MIN_BOX_EXTENT)
+    crop (`geometry.has_croppable_area`)."""
+    kept = has_croppable_area(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     return Detections(boxes[kept], scores[kept])
 
 
