@@ -29,8 +29,6 @@ BACKENDS = {
     "openvino": ("openvino", "OpenVinoBackend"),
 }
 AUTO = "auto"
-#: The backends that compute a model in a precision chosen when opened (`Backend.precisions`).
-PRECISION_CHOOSERS = ("torch-cuda", "openvino")
 
 __all__ = ["AUTO", "BACKENDS", "DEFAULT_MAX_BATCH", "Backend", "backend_class", "backend_name_for", "checked_precision",
            "open_backend"]
@@ -107,7 +105,8 @@ def checked_precision(source, backend: str, precision: str) -> str:
 def _checked_precision(cls: type[Backend], precision: str) -> str:
     """`precision` when `cls` computes models in a precision of its choosing and this is one; else `ConfigError`."""
     if not cls.precisions:
-        choosers = ", ".join(f"{name} ({' | '.join(backend_class(name).precisions)})" for name in PRECISION_CHOOSERS)
+        choosers = ", ".join(f"{name} ({' | '.join(chooser.precisions)})" for name in BACKENDS
+                             if (chooser := backend_class(name)).precisions)
         raise ConfigError(f"the {cls.name} backend runs a file in the precision it was exported in; precision= "
                           f"is for {choosers}")
     if precision not in cls.precisions:
