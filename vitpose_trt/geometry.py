@@ -109,10 +109,11 @@ def boxes_xyxy(boxes, box_format: str = "xyxy") -> np.ndarray:
     if box_format not in BOX_FORMATS:
         raise ConfigError(f"unknown box_format {box_format!r}; valid: {', '.join(BOX_FORMATS)}")
     array = numeric_array(boxes)
-    if array.size == 0:
+    if array.shape == (0,):  # `[]`; other empty shapes, such as (4, 0), are wrong shapes
         array = array.reshape(0, _BOX_COLUMNS)
     if array.ndim != 2 or array.shape[1] != _BOX_COLUMNS:
-        raise InputError(f"boxes must have shape (N, 4), got {array.shape}; pass one box as [box]")
+        hint = "; pass one box as [box]" if array.ndim == 1 else ""
+        raise InputError(f"boxes must have shape (N, 4), got {array.shape}{hint}")
     if not np.isfinite(array).all():
         bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
         raise InputError(f"boxes contain NaN or infinite values (rows {bad[:5].tolist()})")

@@ -67,6 +67,16 @@ def check_image_layout(shape, dtype) -> None:
         raise InputError(f"image must be uint8 (0-255 pixel values), got {dtype}")
 
 
+def listed(values, what: str) -> list:
+    """`values` (a sequence or any iterable, e.g. a generator of images) as a list; `InputError` if not iterable."""
+    if isinstance(values, (str, bytes)):
+        raise InputError(f"{what} must be a sequence, got a {type(values).__name__}")
+    try:
+        return list(values)
+    except TypeError:
+        raise InputError(f"{what} must be a sequence (one item per image), got {type(values).__name__}") from None
+
+
 def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[CheckedBoxes, np.ndarray | None]:
     """Return (boxes: `CheckedBoxes`, (N, 4) float64 xyxy image px; box scores (N,) float64 or None).
 
@@ -77,7 +87,7 @@ def checked_boxes(boxes, box_format: str = "xyxy") -> tuple[CheckedBoxes, np.nda
     outside the image do).
     """
     array = numeric_array(boxes)
-    if array.size == 0:
+    if array.shape in ((0,), (0, BOX_COLUMNS_WITH_SCORE)):  # `[]`, or no boxes with scores: no persons
         return checked_boxes_xyxy(np.zeros((0, BOX_COLUMNS)), box_format), None
     scores = None
     if array.ndim == 2 and array.shape[1] == BOX_COLUMNS_WITH_SCORE:

@@ -77,3 +77,18 @@ def test_unusable_inputs_raise_input_error(tmp_path):
             MediaSource(path)
     with pytest.raises(InputError, match="cannot encode"):
         write_image(tmp_path / "x.unknown", np.zeros((4, 4, 3), np.uint8))
+
+
+def test_frames_reach_a_model_in_its_color_order(photo_folder, tiny_onnx):
+    """Sources decode BGR; an estimator built for RGB images gets them reversed, so both give the same poses."""
+    import vitpose_trt as vt
+    from vitpose_trt.apps.inference import results_for_frames, whole_image_boxes
+
+    frame = next(iter(MediaSource(photo_folder).frames()))
+    np.testing.assert_array_equal(frame.image_in("rgb"), frame.image[:, :, ::-1])
+    assert frame.image_in("bgr") is frame.image
+    found = {color: results_for_frames(vt.PoseEstimator(tiny_onnx, color=color), MediaSource(photo_folder).frames(),
+                                       whole_image_boxes, progress=False)[0] for color in ("bgr", "rgb")}
+    assert len(found["rgb"]) == len(PHOTOS)
+    for bgr, rgb in zip(found["bgr"], found["rgb"]):
+        np.testing.assert_allclose(rgb["keypoints"], bgr["keypoints"], atol=1e-3)

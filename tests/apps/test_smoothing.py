@@ -9,7 +9,7 @@ import pytest
 
 from vitpose_trt.apps.one_euro import OneEuroFilter, PoseSmoother
 from vitpose_trt.apps.pose_motion import boxes_moved_by_poses
-from vitpose_trt.errors import ConfigError
+from vitpose_trt.errors import ConfigError, InputError
 
 FPS, FRAMES, HEIGHT, KEYPOINTS = 30.0, 300, 200.0, 17
 #: Keypoint noise: 1 % of the person's height (2 px here), about ViTPose's frame-to-frame jitter.
@@ -78,10 +78,15 @@ def test_pose_smoother_keeps_one_filter_per_track_and_resets_lost_ones():
     np.testing.assert_array_equal(back, second[1:] + 100)  # starts afresh: no pull towards the old place
 
 
-def test_one_euro_settings_are_checked():
-    for settings in ({"min_cutoff": 0.0}, {"beta": -1.0}, {"d_cutoff": float("nan")}):
+def test_one_euro_settings_and_smoother_inputs_are_checked():
+    for settings in ({"min_cutoff": 0.0}, {"beta": -1.0}, {"d_cutoff": float("nan")}, {"beta": "3"}):
         with pytest.raises(ConfigError):
             OneEuroFilter(**settings)
+    keypoints = np.zeros((2, KEYPOINTS, 2), np.float32)
+    box = np.array([[0.0, 0.0, 50.0, 200.0]])
+    with pytest.raises(InputError, match=r"track_ids \(N,\) expected, got shapes \(2, 17, 2\), \(1, 4\)"):
+        PoseSmoother()(keypoints, box, np.array([1, 2]), 0.0)
+    assert PoseSmoother()(keypoints[:0], box[:0], np.zeros(0, np.int64), 0.0).shape == (0, KEYPOINTS, 2)
 
 
 def test_boxes_move_with_the_keypoints_found_in_both_frames():

@@ -12,7 +12,7 @@ from vitpose_trt.apps.box_matching import iou_matrix, matched_pairs
 from vitpose_trt.apps.box_motion import BoxMotion
 from vitpose_trt.apps.person_tracking import PersonTracker
 from vitpose_trt.apps.tracking_metrics import tracking_scores
-from vitpose_trt.errors import ConfigError
+from vitpose_trt.errors import ConfigError, InputError
 
 
 def _tracked(detections, tracker: PersonTracker | None = None):
@@ -144,9 +144,21 @@ def test_metrics_of_perfect_swapped_and_empty_hypotheses():
     assert nothing.misses == 8 and nothing.mota == 0.0 and nothing.idf1 == 0.0
 
 
-def test_tracker_options_are_checked():
-    for options in ({"high_score": 1.5}, {"low_score": 0.6, "high_score": 0.5}, {"max_lost_frames": -1}):
-        with pytest.raises(ConfigError):
+def test_tracker_options_and_detections_are_checked():
+    for options, message in (({"high_score": 1.5}, "high_score must be a number in 0..1"),
+                             ({"low_score": 0.6, "high_score": 0.5}, "must not exceed"),
+                             ({"max_lost_frames": -1}, "non-negative integer"),
+                             ({"high_score": "0.5"}, "high_score must be a number in 0..1, got '0.5'"),
+                             ({"match_iou": True}, "match_iou must be a number"), ({"first_id": 0}, "first_id")):
+        with pytest.raises(ConfigError, match=message):
             PersonTracker(**options)
-    with pytest.raises(ConfigError, match="2 boxes but 1 scores"):
-        PersonTracker().update(np.zeros((2, 4)), [0.5])
+    assert PersonTracker(max_lost_frames=np.int64(3)).max_lost_frames == 3
+    tracker = PersonTracker()
+    for boxes, scores, message in ((np.zeros((2, 4)), [0.5], "2 boxes but scores of shape"),
+                                   ([[0, 0, 10, float("nan")]], [0.9], "finite"),
+                                   (np.zeros((2, 5)), [0.5, 0.5], "with their scores apart"),
+                                   ([["a", 0, 1, 1]], [0.9], "numeric")):
+        with pytest.raises(InputError, match=message):
+            tracker.update(boxes, scores)
+    assert tracker.frame == 0  # nothing was advanced by the refused calls
+    assert len(tracker.update([], []).track_ids) == 0

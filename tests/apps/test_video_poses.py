@@ -119,6 +119,39 @@ def test_untracked_runs_and_options(top_down, walking_video):
     assert all(p["track_id"] is None for p in plain[0].record()["persons"])
     for options, message in (({"track": False, "detect_every": 2}, "needs track=True"),
                              ({"track": False, "smooth": True}, "needs track=True"),
-                             ({"detect_every": 0}, "positive integer"), ({"queue_depth": 0}, "at least 1")):
+                             ({"detect_every": 0}, "positive integer"), ({"queue_depth": 0}, "positive integer"),
+                             ({"queue_depth": "2"}, "queue_depth must be a positive integer"),
+                             ({"fps": -5}, "fps must be a positive number of frames/s"), ({"fps": "x"}, "fps must"),
+                             ({"on_stage": 5}, "on_stage must be a callable"),
+                             ({"on_unreadable": "skip"}, "on_unreadable must be a callable"),
+                             ({"tracker": "x"}, "tracker must be a vt.PersonTracker"),
+                             ({"smoother": 5}, "smoother must be a vt.PoseSmoother")):
         with pytest.raises(ConfigError, match=message):
             VideoPoses(top_down, path, **options)
+    with pytest.raises(ConfigError, match="pipeline must be a vt.TopDown"):
+        VideoPoses(top_down.estimator, path)
+
+
+def test_an_rgb_pipeline_gets_the_frames_in_rgb(tiny_onnx, grid_detector_onnx, top_down, walking_video):
+    """Sources decode BGR; a pipeline built with color="rgb" must see the same pixels, in its order."""
+    path, _ = walking_video
+    rgb = vt.TopDown(vt.PersonDetector(grid_detector_onnx, threads=1, color="rgb"),
+                     vt.PoseEstimator(tiny_onnx, threads=1, color="rgb"))
+    frames = 4
+    as_rgb = [r for r, _ in zip(VideoPoses(rgb, path), range(frames))]
+    as_bgr = [r for r, _ in zip(VideoPoses(top_down, path), range(frames))]
+    for a, b in zip(as_rgb, as_bgr):
+        assert len(a.track_ids) == 3
+        np.testing.assert_array_equal(a.track_ids, b.track_ids)
+        np.testing.assert_allclose(a.poses.keypoints, b.poses.keypoints, atol=1e-3)
+    assert _our_threads() == []
+
+
+def test_serial_runs_report_no_waiting(top_down, walking_video):
+    """Run serially, the caller's thread decodes and detects itself: that time is "decode" and "detect" only."""
+    path, _ = walking_video
+    video = VideoPoses(top_down, path, pipelined=False)
+    for _ in zip(video, range(3)):
+        pass
+    seconds = video.stage_seconds
+    assert seconds["wait"] == 0.0 and seconds["decode"] > 0 and seconds["detect"] > 0

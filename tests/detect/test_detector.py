@@ -92,10 +92,16 @@ def test_stages_are_reported(grid_onnx):
     assert names == list(STAGES)
 
 
-@pytest.mark.parametrize("option, value", [("score_threshold", 1.5), ("iou_threshold", -0.1),
-                                           ("score_threshold", "high"), ("max_persons", 0)])
-def test_options_outside_their_range_are_refused(grid_onnx, option, value):
-    with pytest.raises(ConfigError, match=option):
+@pytest.mark.parametrize("option, value, message", [
+    ("score_threshold", 1.5, "score_threshold"), ("iou_threshold", -0.1, "iou_threshold"),
+    ("score_threshold", "high", "score_threshold"), ("max_persons", 0, "max_persons"),
+    ("classes", 0, "classes must be a list of class indices"), ("classes", "person", "classes must be a list"),
+    ("classes", ["person"], "integers >= 0"), ("classes", [1.5], "integers >= 0"), ("classes", [True], "integers"),
+    ("classes", [], "non-empty"), ("classes", [-1], "integers >= 0"),
+    ("layout", "yolov8", "unknown detector layout 'yolov8'; valid: yolo, yolo-end2end, detr"),
+])
+def test_options_outside_their_range_are_refused(grid_onnx, option, value, message):
+    with pytest.raises(ConfigError, match=message):
         vt.PersonDetector(grid_onnx("yolo"), **{option: value})
 
 
@@ -132,6 +138,7 @@ def test_no_person_class_and_no_classes_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="3 classes and none is named 'person'; pass classes="):
         vt.PersonDetector(path)
     assert vt.PersonDetector(path, classes=[1]).settings.classes == (1,)
+    assert vt.PersonDetector(path, classes=np.array([2, 0])).settings.classes == (2, 0)
     with pytest.raises(ConfigError, match="class indices in 0..2"):
         vt.PersonDetector(path, classes=[3])
 

@@ -12,7 +12,7 @@ from detector_models import export_detector, paint_person
 import vitpose_trt as vt
 from vitpose_trt.artifacts import metadata_from_onnx, sidecar_for_engine
 from vitpose_trt.cli.export import main as export_main
-from vitpose_trt.errors import ConfigError
+from vitpose_trt.errors import ConfigError, EngineLoadError
 from vitpose_trt.export.detector_export import export_detector as export_detector_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -39,10 +39,13 @@ def test_a_symbolic_image_size_is_fixed(tmp_path):
     for dim in model.graph.input[0].type.tensor_type.shape.dim[2:]:
         dim.dim_param = "side"
     onnx.save(model, str(path))
+    with pytest.raises(EngineLoadError, match=r"only the first \(batch\) axis may vary.*vitpose-export --detector"):
+        vt.PersonDetector(path)  # the error names the import that fixes the size
     with pytest.raises(ConfigError, match="symbolic image size; give it with --detector-size"):
         export_detector_files(path, "fp32", tmp_path / "out", log=lambda line: None)
     result = export_detector_files(path, "fp32", tmp_path / "out", input_size=(320, 320), log=lambda line: None)
     assert metadata_from_onnx(result.onnx).detector.input_size == (320, 320)
+    assert vt.PersonDetector(result.onnx).settings.input_size == (320, 320)
 
 
 @pytest.mark.parametrize("which", ["yolo-shaped", "rtdetr"])

@@ -44,6 +44,16 @@ def test_a_batch_of_frames_and_an_empty_one(grid_onnx, tiny_pose_onnx):
     np.testing.assert_array_equal(poses[0].keypoints, pipeline(image).keypoints)
 
 
+def test_the_models_are_checked_in_their_order(grid_onnx, tiny_pose_onnx):
+    detector, estimator = vt.PersonDetector(grid_onnx("yolo")), vt.PoseEstimator(tiny_pose_onnx)
+    with pytest.raises(ConfigError, match="the estimator must be a vt.PoseEstimator, got PersonDetector"):
+        vt.TopDown(estimator, detector)
+    with pytest.raises(ConfigError, match="the detector must be a vt.PersonDetector, got PoseEstimator"):
+        vt.TopDown(estimator, estimator)
+    with pytest.raises(ConfigError, match="the detector must be a vt.PersonDetector, got None"):
+        vt.TopDown(None, estimator)
+
+
 def test_both_models_must_take_the_same_color_order(grid_onnx, tiny_pose_onnx):
     with pytest.raises(ConfigError, match="same color"):
         vt.TopDown(vt.PersonDetector(grid_onnx("yolo"), color="rgb"), vt.PoseEstimator(tiny_pose_onnx))

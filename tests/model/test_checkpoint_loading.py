@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -191,6 +192,19 @@ def test_missing_and_foreign_checkpoints(tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pth")
     with pytest.raises(vt.CheckpointError, match="holds a list"):
         vt.load_model(tmp_path / "list.pth")
+
+
+def test_a_file_that_is_no_checkpoint_is_not_called_a_security_risk(tmp_path, tiny):
+    from vitpose_trt.export import export_onnx
+
+    noise = tmp_path / "noise.pth"
+    noise.write_bytes(np.random.default_rng(0).integers(1, 128, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(vt.CheckpointError, match=r"cannot read .*noise\.pth: not a PyTorch checkpoint \(neither"):
+        vt.load_model(noise)
+    onnx_file = export_onnx(tiny, tmp_path / "tiny.onnx")
+    with pytest.raises(vt.CheckpointError, match=r"not a PyTorch checkpoint .*\.onnx files run on the onnxruntime "
+                                                 r"backend \(backend='auto' picks it\)"):
+        vt.PoseEstimator(onnx_file, backend="torch")
 
 
 def test_unknown_model_or_dataset_lists_valid_ones(tmp_path, tiny):

@@ -20,7 +20,7 @@ BAD_INVOCATIONS = [
     ("export", "--model nope", "unknown model"),
     ("export", "--dataset nope", "unknown keypoint set"),
     ("export", "--weights missing.pth", "weights not found"),
-    ("export", "--weights notes.json --precision fp32 --builder none", "refusing to load"),
+    ("export", "--weights notes.json --precision fp32 --builder none", "not a PyTorch checkpoint"),
     ("export", "--opset 99", "unsupported opset"),
     ("export", "--opset abc", "invalid int value"),
     ("export", "--batch 8:4:2", "MIN <= OPT <= MAX"),

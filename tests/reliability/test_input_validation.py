@@ -38,6 +38,9 @@ BAD_BOXES = {
     "one flat box": ([0, 0, 10, 10], r"shape \(N, 4\)"),
     "three columns": ([[0, 0, 10]], r"shape \(N, 4\)"),
     "three dimensions": (np.zeros((1, 1, 4)), r"shape \(N, 4\)"),
+    "boxes without coordinates": (np.zeros((4, 0)), r"shape \(N, 4\), got \(4, 0\)$"),
+    "one empty box": ([[]], r"shape \(N, 4\), got \(1, 0\)$"),
+    "no boxes of three columns": (np.zeros((0, 3)), r"shape \(N, 4\), got \(0, 3\)$"),
     "None": (None, r"shape \(N, 4\)"),
     "ragged list": ([[0, 0, 10, 10], [1, 2]], "numeric"),
     "strings": ([["a", 0, 5, 5]], "numeric"),
@@ -89,11 +92,22 @@ def test_bad_boxes_are_refused_at_every_boundary(estimator, astronaut_bgr, name)
             crops_from_boxes(astronaut_bgr, boxes)
 
 
-@pytest.mark.parametrize("boxes", [[], [[]], np.zeros((0, 4)), np.zeros((0, 5)), ()], ids=repr)
+@pytest.mark.parametrize("boxes", [[], np.zeros((0, 4)), np.zeros((0, 5)), (), np.zeros(0, np.int64)], ids=repr)
 def test_no_boxes_give_empty_poses(estimator, astronaut_bgr, boxes):
     poses = estimator(astronaut_bgr, boxes)
     assert len(poses) == 0 and poses.keypoints.shape == (0, 17, 2) and poses.scores.shape == (0, 17)
     assert poses.to_coco(image_id=1) == []
+
+
+def test_batch_takes_any_iterable_and_refuses_what_is_not_one(estimator, astronaut_bgr):
+    boxes = np.array([[130, 20, 430, 510]], np.float64)
+    from_lists = estimator.batch([astronaut_bgr, astronaut_bgr], [boxes, boxes[:0]])
+    from_generators = estimator.batch((image for image in [astronaut_bgr] * 2), iter([boxes, boxes[:0]]))
+    assert [len(p) for p in from_generators] == [1, 0]
+    np.testing.assert_array_equal(from_generators[0].keypoints, from_lists[0].keypoints)
+    for images, message in ((None, "images must be a sequence"), ("photo.jpg", "images must be a sequence, got a str")):
+        with pytest.raises(InputError, match=message):
+            estimator.batch(images, [boxes])
 
 
 def test_plain_lists_tuples_ints_and_float16_mean_the_same_boxes(estimator, astronaut_bgr):

@@ -62,7 +62,7 @@ class GpuStages:
         with self._device, stream:
             if slot.released is not None:
                 stream.wait_event(slot.released)  # the pose stream is done with the frame this slot held
-            image = self._on_device(frame.image, slot, stream)
+            image = self._on_device(frame.image_in(self.estimator.color), slot, stream)
             found = self.detector(image) if detect else None
             uploaded = stream.record()
         return image, found, (uploaded, slot)

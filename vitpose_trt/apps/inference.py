@@ -64,7 +64,7 @@ def detector_boxes(detector) -> BoxesFor:
     from .detections import PERSON_CATEGORY
 
     def boxes_for(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
-        found = detector(frame.image)
+        found = detector(frame.image_in(detector.color))
         rows = np.concatenate([found.boxes, found.scores[:, None]], axis=1).astype(np.float64)
         rows[:, 2:4] -= rows[:, 0:2]
         return rows, np.full(len(rows), PERSON_CATEGORY, np.int64)
@@ -89,7 +89,7 @@ def run_frames(estimator, frames: Iterable[Frame], boxes_for: BoxesFor, on_frame
         for frame in bar:
             boxes, categories = boxes_for(frame)
             began = time.perf_counter()
-            poses = estimator(frame.image, boxes, box_format="xywh")
+            poses = estimator(frame.image_in(estimator.color), boxes, box_format="xywh")
             estimating += time.perf_counter() - began
             on_frame(frame, poses, frame_record(frame, poses, categories.tolist()))
             poses_count += len(poses)

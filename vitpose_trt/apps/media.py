@@ -45,6 +45,11 @@ class Frame:
     index: int | None = None
     time: float | None = None
 
+    def image_in(self, color: str):
+        """`image` in the channel order a model takes: as it is for "bgr", a channel-reversed view (no copy) for
+        "rgb"."""
+        return self.image[:, :, ::-1] if color == "rgb" else self.image
+
 
 def _cv2(feature: str = "image and video input"):
     return import_optional("cv2", feature)

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import InputError
+from ..option_checks import non_negative_number, positive_number
 
 #: Defaults (see benchmarks/video/README.md for the jitter and lag they give on a noisy walking figure).
 MIN_CUTOFF_HZ = 1.0
@@ -39,12 +40,9 @@ class OneEuroFilter:
     """
 
     def __init__(self, min_cutoff: float = MIN_CUTOFF_HZ, beta: float = BETA, d_cutoff: float = D_CUTOFF_HZ):
-        for name, value in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff)):
-            if not value > 0 or not math.isfinite(value):
-                raise ConfigError(f"{name} must be a positive number of Hz, got {value!r}")
-        if not beta >= 0 or not math.isfinite(beta):
-            raise ConfigError(f"beta must be a non-negative number, got {beta!r}")
-        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
+        self.min_cutoff = positive_number("min_cutoff", min_cutoff, "Hz")
+        self.beta = non_negative_number("beta", beta)
+        self.d_cutoff = positive_number("d_cutoff", d_cutoff, "Hz")
         self.reset()
 
     def reset(self) -> None:
@@ -83,10 +81,14 @@ class PoseSmoother:
     def __call__(self, keypoints: np.ndarray, boxes: np.ndarray, track_ids: np.ndarray, time_s: float) -> np.ndarray:
         """Smoothed (N, K, 2) float32 keypoints of one frame's N tracked persons: keypoints (N, K, 2) image px,
         boxes (N, 4) xyxy (their heights scale the speeds), track_ids (N,)."""
-        keypoints = np.asarray(keypoints, np.float32)
+        keypoints, boxes, track_ids = np.asarray(keypoints, np.float32), np.asarray(boxes), np.asarray(track_ids)
+        if keypoints.ndim != 3 or keypoints.shape[2] != 2 or boxes.shape != (len(keypoints), 4) or \
+                track_ids.shape != (len(keypoints),):
+            raise InputError(f"keypoints (N, K, 2), boxes (N, 4) and track_ids (N,) expected, got shapes "
+                             f"{keypoints.shape}, {boxes.shape} and {track_ids.shape}")
         smoothed = np.empty_like(keypoints)
         filters = {}
-        for row, track in enumerate(np.asarray(track_ids).tolist()):
+        for row, track in enumerate(track_ids.tolist()):
             one = self._filters.get(track) or OneEuroFilter(**self._settings)
             height = float(boxes[row][3] - boxes[row][1])
             smoothed[row] = one(keypoints[row], time_s, scale=height)

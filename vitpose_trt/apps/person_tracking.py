@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..option_checks import fraction, non_negative_int, positive_int
 from .box_matching import iou_matrix, matched_pairs
 from .box_motion import BoxMotion
 
@@ -73,19 +74,15 @@ class PersonTracker:
                  new_track_score: float = NEW_TRACK_SCORE, match_iou: float = MATCH_IOU,
                  low_match_iou: float = LOW_MATCH_IOU, unconfirmed_match_iou: float = UNCONFIRMED_MATCH_IOU,
                  max_lost_frames: int = MAX_LOST_FRAMES, first_id: int = 1):
-        for name, value in (("high_score", high_score), ("low_score", low_score), ("new_track_score", new_track_score),
-                            ("match_iou", match_iou), ("low_match_iou", low_match_iou),
-                            ("unconfirmed_match_iou", unconfirmed_match_iou)):
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} must be in 0..1, got {value!r}")
+        high_score, low_score = fraction("high_score", high_score), fraction("low_score", low_score)
         if low_score > high_score:
             raise ConfigError(f"low_score {low_score} must not exceed high_score {high_score}")
-        if isinstance(max_lost_frames, bool) or not isinstance(max_lost_frames, int) or max_lost_frames < 0:
-            raise ConfigError(f"max_lost_frames must be a non-negative integer, got {max_lost_frames!r}")
-        self.high_score, self.low_score, self.new_track_score = high_score, low_score, new_track_score
-        self.match_iou, self.low_match_iou = match_iou, low_match_iou
-        self.unconfirmed_match_iou, self.max_lost_frames = unconfirmed_match_iou, max_lost_frames
-        self._next_id = first_id
+        self.high_score, self.low_score = high_score, low_score
+        self.new_track_score = fraction("new_track_score", new_track_score)
+        self.match_iou, self.low_match_iou = fraction("match_iou", match_iou), fraction("low_match_iou", low_match_iou)
+        self.unconfirmed_match_iou = fraction("unconfirmed_match_iou", unconfirmed_match_iou)
+        self.max_lost_frames = non_negative_int("max_lost_frames", max_lost_frames)
+        self._next_id = positive_int("first_id", first_id)
         self.frame = 0
         self._tracks: list[_Track] = []
         self._motion = BoxMotion.joined([])
@@ -99,10 +96,7 @@ class PersonTracker:
     def update(self, boxes: np.ndarray, scores: np.ndarray) -> TrackedPersons:
         """Associate one frame's detections (boxes (N, 4) xyxy image px, scores (N,)) with the tracks; return
         the confirmed tracks matched in this frame, by ascending track id."""
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        scores = np.asarray(scores, np.float64).reshape(-1)
-        if len(boxes) != len(scores):
-            raise ConfigError(f"{len(boxes)} boxes but {len(scores)} scores")
+        boxes, scores = _checked_detections(boxes, scores)
         self._advance()
         matched = np.full(len(self._tracks), -1, np.int64)  # track row -> detection row
         high = np.flatnonzero(scores >= self.high_score)
@@ -177,3 +171,21 @@ class PersonTracker:
         detection = self._matched[rows]
         return TrackedPersons(boxes[detection].astype(np.float32), scores[detection].astype(np.float32),
                               np.array([self._tracks[i].track_id for i in rows], np.int64), detection.astype(np.int64))
+
+
+def _checked_detections(boxes, scores) -> tuple[np.ndarray, np.ndarray]:
+    """boxes (N, 4) and scores (N,) as float64, finite; `InputError` otherwise (no box or score may be guessed:
+    a NaN box would start a track no later box can match)."""
+    try:
+        boxes, scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"boxes and scores must be numeric arrays: {error}") from None
+    if boxes.size == 0 and scores.size == 0:
+        return np.zeros((0, 4)), np.zeros(0)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise InputError(f"boxes must be (N, 4) xyxy with their scores apart, got shape {boxes.shape}")
+    if scores.ndim != 1 or len(scores) != len(boxes):
+        raise InputError(f"{len(boxes)} boxes but scores of shape {scores.shape}: one score per box expected")
+    if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+        raise InputError("boxes and scores must be finite (no NaN or inf)")
+    return boxes, scores

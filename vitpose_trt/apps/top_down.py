@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..runtime.estimator import PoseEstimator
 from ..runtime.poses import Poses
 
 
@@ -19,6 +20,15 @@ class TopDown:
     color order. `pipeline(image)` -> `Poses` whose `boxes` / `box_scores` are the detector's."""
 
     def __init__(self, detector, estimator):
+        # The detector is duck-typed (anything with a PersonDetector's call, batch, backend and color); the
+        # estimator is not: its batch and crops are what the poses come from.
+        if not isinstance(estimator, PoseEstimator):
+            raise ConfigError(f"TopDown(detector, estimator): the estimator must be a vt.PoseEstimator, "
+                              f"got {estimator!r}")
+        if isinstance(detector, PoseEstimator) or not callable(detector) or not all(
+                hasattr(detector, name) for name in ("batch", "backend", "color")):
+            raise ConfigError(f"TopDown(detector, estimator): the detector must be a vt.PersonDetector, "
+                              f"got {detector!r}")
         if detector.color != estimator.color:
             raise ConfigError(f"the detector takes {detector.color} images and the estimator {estimator.color}: "
                               "build both with the same color=")

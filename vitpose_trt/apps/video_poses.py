@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import ConfigError
+from ..option_checks import callback, positive_int, positive_number
 from ..runtime.poses import Poses
 from ..runtime.stage_timing import OnStage
 from .live_sources import frame_source
@@ -30,11 +31,12 @@ from .one_euro import PoseSmoother
 from .person_tracking import PersonTracker, TrackedPersons
 from .pipeline_threads import prefetched
 from .pose_motion import boxes_moved_by_poses
+from .top_down import TopDown
 
 #: Frames each background stage may run ahead of the next one.
 QUEUE_DEPTH = 4
 #: The stages `on_stage` names ("decode" and "detect" run in their threads; "wait": the caller's thread
-#: waiting for a detected frame).
+#: waiting for a detected frame, pipelined only: run serially, the caller's thread decodes and detects).
 STAGES = ("decode", "detect", "wait", "track", "pose", "smooth")
 
 
@@ -73,7 +75,8 @@ class HostStages:
 
     def prepared(self, frame: Frame, detect: bool):
         """(image for the pose stage, the frame's `Detections` or None, token for `poses`)."""
-        return frame.image, (self.detector(frame.image) if detect else None), None
+        image = frame.image_in(self.estimator.color)  # `TopDown` made sure the detector takes the same order
+        return image, (self.detector(image) if detect else None), None
 
     def poses(self, image, token, boxes: np.ndarray) -> Poses:
         return self.estimator(image, boxes)
@@ -97,14 +100,21 @@ class VideoPoses:
                  queue_depth: int = QUEUE_DEPTH, fps: float | None = None, done: Container[str] = (),
                  on_unreadable: OnUnreadable | None = None, on_stage: OnStage | None = None):
         smooth = track if smooth is None else smooth
-        if isinstance(detect_every, bool) or not isinstance(detect_every, int) or detect_every < 1:
-            raise ConfigError(f"detect_every must be a positive integer, got {detect_every!r}")
+        detect_every = positive_int("detect_every", detect_every)
         if detect_every > 1 and not track:
             raise ConfigError("detect_every > 1 needs track=True: the tracker carries the boxes between detections")
         if smooth and not track:
             raise ConfigError("smooth=True needs track=True: keypoints are smoothed along each track")
-        if queue_depth < 1:
-            raise ConfigError(f"queue_depth must be at least 1, got {queue_depth!r}")
+        queue_depth = positive_int("queue_depth", queue_depth)
+        fps = None if fps is None else positive_number("fps", fps, "frames/s")
+        for name, value, kind in (("tracker", tracker, PersonTracker), ("smoother", smoother, PoseSmoother)):
+            if value is not None and not isinstance(value, kind):
+                raise ConfigError(f"{name} must be a vt.{kind.__name__} or None, got {value!r}")
+        self.on_stage = callback("on_stage", on_stage, "stage name, seconds")
+        self.on_unreadable = callback("on_unreadable", on_unreadable, "file name, reason")
+        if not isinstance(pipeline, TopDown):
+            raise ConfigError(f"pipeline must be a vt.TopDown (a PersonDetector, then a PoseEstimator), "
+                              f"got {pipeline!r}")
         self.pipeline = pipeline
         self.source = source if hasattr(source, "frames") else frame_source(source)
         self.track, self.smooth, self.detect_every = track, smooth, detect_every
@@ -112,7 +122,7 @@ class VideoPoses:
         self.smoother = (smoother or PoseSmoother()) if smooth else None
         self.pipelined, self.queue_depth = pipelined, queue_depth
         self.fps = fps or getattr(self.source, "fps", None) or FALLBACK_FPS
-        self.done, self.on_unreadable, self.on_stage = done, on_unreadable, on_stage
+        self.done = done
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
         self.frames = 0
         self._lock = threading.Lock()
@@ -135,7 +145,7 @@ class VideoPoses:
         if self.pipelined:
             detected = prefetched(detected, self.queue_depth, "vitpose-detect")
         try:
-            for frame, prepared in self._timed(detected, "wait"):
+            for frame, prepared in (self._timed(detected, "wait") if self.pipelined else detected):
                 yield self._frame_poses(frame, prepared)
                 self.frames += 1
         finally:

@@ -98,7 +98,11 @@ class ModelIO:
                 raise EngineLoadError(f"{what} must have a batch axis; this model has a scalar among them")
         for tensor in self.inputs:
             if any(d == DYNAMIC for d in tensor.item_shape):
-                raise EngineLoadError(f"input {tensor.describe()}: only the first (batch) axis may vary")
+                raise EngineLoadError(
+                    f"input {tensor.describe()}: only the first (batch) axis may vary. A person detector exported "
+                    "with a variable image size (Ultralytics' dynamic=True) gets a fixed one when imported: "
+                    "vitpose-export --detector FILE.onnx --precision fp32 --builder none [--detector-size H,W] "
+                    "--output DIR, then use the ONNX it writes")
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from ..artifacts.io import DYNAMIC, ModelIO, with_output_shapes
 from ..artifacts.metadata import DETECTOR_TASK
 from ..errors import ConfigError
 from ..geometry import has_croppable_area
+from ..option_checks import fraction, positive_int
 from ..runtime.backends import AUTO, open_backend
 from ..runtime.devices import array_module_for
 from ..runtime.stage_timing import OnStage, StageClock, StageTimed
@@ -28,7 +29,7 @@ from ..validation import checked_image
 from .decode import candidates_from_outputs, image_detections
 from .fitting import fit_for
 from .inputs import detector_input_stage
-from .layouts import detector_settings_for, kept_classes
+from .layouts import checked_classes, checked_layout, detector_settings_for, kept_classes
 
 #: The stages a call goes through, in order, as `on_stage` names them (fit..decode once per chunk).
 STAGES = ("validate", "fit", "infer", "decode", "map")
@@ -58,10 +59,11 @@ class PersonDetector(StageTimed):
                  layout: str | None = None, color: str = "bgr", max_batch: int | None = None,
                  threads: int | None = None, on_stage: OnStage | None = None, sync_stages: bool = False):
         for name, value in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold)):
-            _check_fraction(name, value)
-        if max_persons is not None and (isinstance(max_persons, bool) or not isinstance(max_persons, int)
-                                        or max_persons < 1):
-            raise ConfigError(f"max_persons must be a positive integer, got {max_persons!r}")
+            if value is not None:
+                fraction(name, value)
+        if max_persons is not None:
+            positive_int("max_persons", max_persons)
+        layout, classes = checked_layout(layout), checked_classes(classes)  # a typo should not cost loading a model
         self._clock = StageClock(on_stage)
         self.backend = open_backend(model, backend, max_batch=max_batch, threads=threads)
         self.settings = _settings_of(self.backend, layout, classes)
@@ -150,8 +152,3 @@ def concrete_io(backend) -> ModelIO:
     return with_output_shapes(io, backend.run({t.name: xp.zeros((1, *t.item_shape), dtype=t.dtype) for t in io.inputs}))
 
 
-def _check_fraction(name: str, value) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-        raise ConfigError(f"{name} must be a number in 0..1, got {value!r}")

@@ -10,7 +10,8 @@ get from that tool: Ultralytics' predict (score 0.25, NMS IoU 0.7, 300 boxes) or
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+import numbers
+from collections.abc import Iterable, Mapping
 
 from ..artifacts.detector_settings import LAYOUTS, DetectorSettings
 from ..artifacts.io import ModelIO, TensorSpec
@@ -105,14 +106,34 @@ def _class_names(props: Mapping[str, str], num_classes: int) -> tuple[str, ...]:
     return COCO_CLASSES if num_classes in (0, len(COCO_CLASSES)) else ()
 
 
+def checked_layout(layout: str | None) -> str | None:
+    """`layout` when it is None or one of `LAYOUTS`; else `ConfigError`."""
+    if layout is not None and layout not in LAYOUTS:
+        raise ConfigError(f"unknown detector layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    return layout
+
+
+def checked_classes(classes) -> tuple[int, ...] | None:
+    """`classes` (None, or a non-empty collection of class indices) as a tuple of ints; else `ConfigError`.
+    Class names are refused rather than looked up: a model's names are only known once it is loaded."""
+    if classes is None:
+        return None
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+        raise ConfigError(f"classes must be a list of class indices (e.g. [0]), got {classes!r}")
+    kept = tuple(classes)
+    if not kept or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 0 for c in kept):
+        raise ConfigError(f"classes must be a non-empty list of class indices (integers >= 0), got {classes!r}")
+    return tuple(int(c) for c in kept)
+
+
 def kept_classes(classes, names: tuple[str, ...], num_classes: int, source: str) -> tuple[int, ...]:
     """`classes` checked against the model's classes, or by default the index of the class named "person";
     `ConfigError` when neither gives one."""
-    if classes is not None:
-        kept = tuple(int(c) for c in classes)
+    kept = checked_classes(classes)
+    if kept is not None:
         bound = num_classes or len(names)
-        if not kept or any(c < 0 or (bound and c >= bound) for c in kept):
-            raise ConfigError(f"classes={list(classes)} must be class indices in 0..{bound - 1}")
+        if bound and any(c >= bound for c in kept):
+            raise ConfigError(f"classes={list(kept)} must be class indices in 0..{bound - 1}")
         return kept
     if PERSON in names:
         return (names.index(PERSON),)

@@ -24,6 +24,11 @@ HF_CONFIG = "config.json"
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 #: `model_type` of a Hugging Face VitPoseConfig.
 HF_MODEL_TYPE = "vitpose"
+#: The first bytes of what torch.save writes: a zip archive (PyTorch >= 1.6), else a pickle's PROTO opcode.
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_PROTOCOL_OPCODE = b"\x80"
+#: Model files someone may pass where a checkpoint belongs, and the backend that runs them.
+MODEL_FILE_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".plan": "tensorrt"}
 
 
 @dataclass
@@ -99,6 +104,9 @@ def _tensors_from_pickle(path: Path) -> dict:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if not _looks_like_torch_save(path):
+            raise CheckpointError(f"cannot read {path}: not a PyTorch checkpoint (neither torch.save's zip archive "
+                                  f"nor a pickle){_model_file_hint(path)}") from None
         raise CheckpointError(
             f"refusing to load {path}: it holds pickled objects that would run code when loaded "
             f"(only tensors and plain containers are allowed): {str(exc).splitlines()[-1]}"
@@ -106,6 +114,19 @@ def _tensors_from_pickle(path: Path) -> dict:
     except Exception as exc:  # torch.load raises RuntimeError, EOFError, OSError, ... for damaged files
         raise CheckpointError(f"cannot read {path} (truncated or not a PyTorch checkpoint): {exc}") from None
     return _state_dict_from_object(obj, path, torch)
+
+
+def _looks_like_torch_save(path: Path) -> bool:
+    """Whether `path` starts as torch.save writes: a zip archive, or (before PyTorch 1.6) a pickle of protocol 2+."""
+    with path.open("rb") as file:
+        head = file.read(len(ZIP_MAGIC))
+    return head.startswith(ZIP_MAGIC) or head[:1] == PICKLE_PROTOCOL_OPCODE
+
+
+def _model_file_hint(path: Path) -> str:
+    """For a model file given where a checkpoint was expected: which backend runs it."""
+    backend = MODEL_FILE_BACKENDS.get(path.suffix.lower())
+    return "" if backend is None else f"; {path.suffix} files run on the {backend} backend (backend='auto' picks it)"
 
 
 def _state_dict_from_object(obj, path: Path, torch) -> dict:

@@ -7,6 +7,7 @@ are ignored (every crop is independent: no layer mixes samples at inference). Pu
 from __future__ import annotations
 
 from ..errors import ConfigError
+from ..option_checks import positive_int
 
 #: Eager runs of a bucket before its graph is captured (TensorRT and cuDNN settle lazily on first use).
 WARMUP_RUNS = 1
@@ -14,8 +15,7 @@ WARMUP_RUNS = 1
 
 def batch_buckets(max_batch: int) -> tuple[int, ...]:
     """(1, 2, 4, ..., max_batch): powers of two below `max_batch`, then `max_batch` itself."""
-    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-        raise ConfigError(f"max_batch must be a positive integer, got {max_batch!r}")
+    max_batch = positive_int("max_batch", max_batch)
     buckets, size = [], 1
     while size < max_batch:
         buckets.append(size)

@@ -21,7 +21,7 @@ from ..errors import ConfigError, InferenceError, InputError
 from ..geometry import image_points_from_heatmap, warps_from_boxes
 from ..keypoints import DECODERS
 from ..preprocess import checked_color
-from ..validation import checked_boxes, checked_image
+from ..validation import checked_boxes, checked_image, listed
 from .backends import AUTO, open_backend
 from .devices import array_module_for, crop_stage_for, host_array
 from .person_chunks import Segment, chunks_of_persons
@@ -108,6 +108,7 @@ class PoseEstimator(StageTimed):
         The crops of all images share inferences (chunks of `persons_per_inference` persons), so many
         images with few persons each run as full batches. Returns one `Poses` per image, in order.
         """
+        images, boxes = listed(images, "images"), listed(boxes, "boxes")
         if len(images) != len(boxes):
             raise InputError(f"{len(images)} images but {len(boxes)} box arrays: pass one box array per image")
         with self._clock("validate"):

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
+from ..option_checks import callback
+
 #: on_stage(stage name, seconds it took): called in the thread that made the call.
 OnStage = Callable[[str, float], None]
 _OFF = nullcontext()
@@ -58,11 +60,7 @@ class StageClock:
     """
 
     def __init__(self, on_stage: OnStage | None = None, synchronize: Callable[[], None] | None = None):
-        if on_stage is not None and not callable(on_stage):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"on_stage must be a callable taking (stage name, seconds), got {on_stage!r}")
-        self.on_stage = on_stage
+        self.on_stage = callback("on_stage", on_stage, "stage name, seconds")
         self.synchronize = synchronize
 
     def __call__(self, name: str):

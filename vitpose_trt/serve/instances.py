@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 
-from ..errors import ConfigError
+from ..option_checks import positive_int
 from ..runtime.cuda_device import cuda_device, cupy_module
 
 #: Built for each instance: () -> {model name: handler}, on the instance's device when it has one.
@@ -42,8 +42,7 @@ def handlers_per_instance(build: InstanceBuilder, first: dict, device: str, cpu_
     `first`; GPU models one instance per visible GPU: `first` on GPU 0, a new build on each other GPU, made
     with that GPU current.
     """
-    if isinstance(cpu_instances, bool) or not isinstance(cpu_instances, int) or cpu_instances < 1:
-        raise ConfigError(f"instances must be a positive integer, got {cpu_instances!r}")
+    cpu_instances = positive_int("instances", cpu_instances)
     if device != "cuda":
         return {name: [handler] * cpu_instances for name, handler in first.items()}
     count = cupy_module("GPU instances").cuda.runtime.getDeviceCount()

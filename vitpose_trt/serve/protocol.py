@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..option_checks import positive_int
 
 POSE_MODEL = "vitpose"
 E2E_MODEL = "vitpose_e2e"
@@ -92,8 +92,7 @@ class RequestLimits:
     def __post_init__(self) -> None:
         for name in ("max_image_pixels", "max_encoded_bytes", "max_boxes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            positive_int(name, value)
 
 
 def image_inputs() -> tuple[TensorSpec, ...]:

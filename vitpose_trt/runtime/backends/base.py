@@ -25,6 +25,7 @@ import numpy as np
 from ...artifacts.io import ModelIO
 from ...artifacts.metadata import ArtifactMetadata
 from ...errors import ConfigError
+from ...option_checks import positive_int
 
 #: Where a backend's inputs and outputs live: "cpu" = numpy arrays, "cuda" = CuPy arrays on the GPU.
 DEVICES = ("cpu", "cuda")
@@ -86,18 +87,14 @@ def checked_max_batch(max_batch: int | None, default: int = DEFAULT_MAX_BATCH) -
     """Return `max_batch` (or `default` when None) as a positive int, or raise `ConfigError`."""
     if max_batch is None:
         return default
-    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-        raise ConfigError(f"max_batch must be a positive integer, got {max_batch!r}")
-    return max_batch
+    return positive_int("max_batch", max_batch)
 
 
 def checked_threads(threads: int | None) -> int | None:
     """Return `threads` (None = the library's default) as a positive int, or raise `ConfigError`."""
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be a positive integer or None, got {threads!r}")
-    return threads
+    return positive_int("threads", threads)
 
 
 def max_batch_for(requested: int | None, static_batch: int | None, source) -> int:
