@@ -56,5 +56,6 @@ class InferenceError(VitPoseError):
     """A backend returned unusable output (NaN or infinite heatmaps): the model or engine is numerically broken."""
 
 
-class DeviceError(VitPoseError):
-    """A GPU feature was requested where no usable CUDA device is available."""
+class DeviceError(UserError):
+    """A GPU feature was requested where no usable CUDA device is available (the fix is the user's: run a CPU
+    model or backend, or move to a machine with a GPU; CLIs exit 2, as for a file unusable here)."""

@@ -126,6 +126,18 @@ def wholebody_checkpoint(tmp_path_factory):
     return path
 
 
+def test_resume_refuses_another_compare_model_before_evaluating_anything(tiny_onnx, other_checkpoint, photo_folder,
+                                                                         own_keypoints, tmp_path, capsys):
+    annotation_file(tmp_path / "gt.json", own_keypoints)
+    argv = [str(tiny_onnx), "--annotations", str(tmp_path / "gt.json"), "--images", str(photo_folder), "--output",
+            str(tmp_path / "ev")]
+    _evaluated([*argv, "--compare", str(other_checkpoint)], capsys)
+    assert main([*argv, "--compare", str(tiny_onnx), "--resume"]) == 2
+    captured = capsys.readouterr()
+    assert "predictions-compare.jsonl belongs to another run" in captured.err
+    assert captured.out == ""  # refused before MODEL was evaluated (and its AP table printed) again
+
+
 def _one_line_exit_2(argv, capsys) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -138,6 +150,47 @@ def test_wholebody_model_is_refused_for_lack_of_sigmas(wholebody_checkpoint, pho
     line = _one_line_exit_2([str(wholebody_checkpoint), "--annotations", str(tmp_path / "gt.json"),
                              "--images", str(photo_folder)], capsys)
     assert "wholebody keypoint set has no OKS sigmas" in line
+
+
+def _damaged(path, field, value, what="annotations"):
+    """A copy of annotation file `path` whose first entry of `what` has `field` set to `value` (deleted: None)."""
+    data = json.loads(path.read_text())
+    if value is None:
+        del data[what][0][field]
+    else:
+        data[what][0][field] = value
+    damaged = path.with_name(f"{path.stem}-{what}-{field}.json")
+    damaged.write_text(json.dumps(data))
+    return damaged
+
+
+@pytest.mark.parametrize("what, field, value, message", [
+    ("annotations", "id", None, "annotation \\? lacks id"),
+    ("annotations", "keypoints", [None] + [0] * 50, "keypoints are not \\[x, y, v\\] \\* K numbers"),
+    ("annotations", "image_id", "1", "its id and image_id must be integers"),
+    ("annotations", "area", None, "lacks area"),
+    ("annotations", "iscrowd", "no", "iscrowd must be numbers"),
+    ("images", "id", None, "every image needs an integer id and a file_name"),
+    ("images", "file_name", 7, "every image needs an integer id and a file_name"),
+    ("categories", "id", None, "every category needs an integer id"),
+])
+def test_damaged_annotation_files_are_refused_before_any_inference(photo_folder, tmp_path, what, field, value,
+                                                                     message):
+    """What pycocotools would otherwise fail on with a traceback, some of it only after the whole run."""
+    from vitpose_trt.apps.coco_annotations import KeypointAnnotations
+    from vitpose_trt.errors import InputError
+
+    gt = tmp_path / "gt.json"
+    annotation_file(gt, box_centre_keypoints())
+    with pytest.raises(InputError, match=message):
+        KeypointAnnotations(_damaged(gt, field, value, what), photo_folder)
+    data = json.loads(gt.read_text())
+    (tmp_path / "two.json").write_text(json.dumps({**data, "images": data["images"] + data["images"][:1]}))
+    with pytest.raises(InputError, match="two images have the id 1"):
+        KeypointAnnotations(tmp_path / "two.json", photo_folder)
+    (tmp_path / "none.json").write_text(json.dumps({**data, "images": []}))
+    with pytest.raises(InputError, match="lists no images"):
+        KeypointAnnotations(tmp_path / "none.json", photo_folder)
 
 
 def test_user_errors_exit_2_in_one_line(tiny_onnx, photo_folder, tmp_path, capsys):
@@ -158,6 +211,12 @@ def test_user_errors_exit_2_in_one_line(tiny_onnx, photo_folder, tmp_path, capsy
         "--max-images 0": [*base, "--annotations", str(gt), "--max-images", "0"],
         "unknown backend": [*base, "--annotations", str(gt), "--backend", "tflite"],
         "not a model name": ["no-such-model", "--images", str(photo_folder), "--annotations", str(gt)],
+        "--resume: vitpose-tiny is a model name with random weights": [*base, "--annotations", str(gt), "--compare",
+                                                                       "vitpose-tiny", "--resume"],
+        "--min-box-score filters the boxes of --detections": [*base, "--annotations", str(gt), "--min-box-score",
+                                                               "0.5"],
+        "annotation 1: bbox is not [x, y, width, height] numbers": [*base, "--annotations",
+                                                                     str(_damaged(gt, "bbox", ["1", "2", "3", "4"]))],
     }
     for expected, argv in cases.items():
         line = _one_line_exit_2(argv, capsys)

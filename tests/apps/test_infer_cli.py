@@ -10,9 +10,10 @@ import sys
 
 import numpy as np
 import pytest
-from apps_data import PHOTOS, VIDEO_FRAMES, VIDEO_SIZE, coco_file_name
+from apps_data import BOXES, PHOTOS, VIDEO_FRAMES, VIDEO_SIZE, coco_file_name
 
 from vitpose_trt.cli.infer import main
+from vitpose_trt.gpus import gpu_visible
 
 RESULT_KEYS = {"image_id", "category_id", "keypoints", "score", "bbox", "file_name"}
 K = 17
@@ -109,6 +110,15 @@ def test_render_images_and_refuse_to_overwrite_inputs(tiny_onnx, photo_folder, t
     capsys.readouterr()
     assert main([str(tiny_onnx), str(photo_folder), "--render", "--output", str(photo_folder)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
+    # A run stopped after its first image, without --render, resumed with it: every image is drawn.
+    resumed = tmp_path / "resumed"
+    assert main([str(tiny_onnx), str(photo_folder), "--output", str(resumed)]) == 0
+    stream = resumed / "results.jsonl"
+    stream.write_text(stream.read_text().splitlines(keepends=True)[0])
+    assert main([str(tiny_onnx), str(photo_folder), "--output", str(resumed), "--resume", "--render"]) == 0
+    for image_id, _, suffix in PHOTOS:
+        name = coco_file_name(image_id, suffix)
+        np.testing.assert_array_equal(cv2.imread(str(resumed / name)), cv2.imread(str(tmp_path / name)))
 
 
 @pytest.mark.parametrize("threshold", ["0", "1"])
@@ -150,6 +160,24 @@ def test_detections_matched_by_image_id_and_file_name(tiny_onnx, photo_folder, t
     assert "none of the 1 detections matched" in capsys.readouterr().out and _results(tmp_path) == []
 
 
+def test_a_stray_file_leaves_the_coco_files_their_ids_and_their_detections(tiny_onnx, photo_folder, tmp_path):
+    import shutil
+
+    import cv2
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(photo_folder, folder)
+    cv2.imwrite(str(folder / "zz_extra.png"), np.zeros((64, 64, 3), np.uint8))
+    dets = [{"image_id": image_id, "category_id": 1, "bbox": box, "score": 0.9}
+            for image_id, boxes in BOXES.items() for box in boxes]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    assert main([str(tiny_onnx), str(folder), "--detections", str(tmp_path / "dets.json"),
+                 "--output", str(tmp_path / "out")]) == 0
+    lines = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    found = {r["file_name"]: (r["image_id"], [p["bbox"] for p in r["persons"]]) for r in map(json.loads, lines)}
+    assert found == {**{coco_file_name(i, suffix): (i, BOXES[i]) for i, _, suffix in PHOTOS}, "zz_extra.png": (4, [])}
+
+
 def test_a_model_name_runs_with_random_weights_and_a_warning(photo_folder, tmp_path):
     with pytest.warns(UserWarning, match="random weights"):
         assert main(["vitpose-tiny", str(photo_folder / coco_file_name(2, ".png")), "--output", str(tmp_path)]) == 0
@@ -175,13 +203,25 @@ def test_user_errors_exit_2_in_one_line(tiny_onnx, photo_folder, tmp_path, capsy
         "not an image": [model, str(tmp_path / "notes.txt")],
         "not a readable image": [model, str(tmp_path / "broken.jpg")],
         "bbox must be [x, y, width, height]": [model, photos, "--detections", str(tmp_path / "dets.json")],
-        "--category-id 'person'": [model, photos, "--category-id", "person"],
+        "--category-id 'person'": [model, photos, "--detections", str(tmp_path / "dets.json"), "--category-id",
+                                   "person"],
+        "--min-box-score nan: a finite number": [model, photos, "--detections", str(tmp_path / "dets.json"),
+                                                 "--min-box-score", "nan"],
+        "--category-id and --min-box-score filter the boxes of --detections": [model, photos, "--category-id", "2"],
+        "notes.txt: a .onnx, .xml, .engine, .plan file expected": [model, photos, "--detector",
+                                                                   str(tmp_path / "notes.txt")],
+        "missing.onnx: no such file": [model, photos, "--detector", str(tmp_path / "missing.onnx")],
+        "--resume: vitpose-tiny is a model name with random weights": ["vitpose-tiny", photos, "--resume"],
+        "of --detections; a --detector's persons are filtered by --detector-threshold": [
+            model, photos, "--detector", model, "--min-box-score", "0.5"],
         "--score-threshold 2.0": [model, photos, "--score-threshold", "2"],
         "unknown backend": [model, photos, "--backend", "tflite"],
         "precision= is for torch-cuda": [model, photos, "--precision", "bf16"],
         "unknown precision 'fp8' for openvino": [model, photos, "--backend", "openvino", "--precision", "fp8"],
         "not a model name": ["vitpose-xxl", photos],
     }
+    if not gpu_visible():  # a GPU backend where there is no GPU: the user's to fix, like an unusable file
+        cases["the torch-cuda backend needs an NVIDIA GPU"] = ["vitpose-tiny", photos, "--backend", "torch-cuda"]
     for expected, argv in cases.items():
         assert main([*argv, "--output", str(tmp_path / "out")]) == 2, expected
         err = _terminal_lines(capsys.readouterr().err)

@@ -24,10 +24,12 @@ def test_image_id_from_coco_style_file_names(name, expected):
     assert image_id_from_file_name(name) == expected
 
 
-def test_ids_fall_back_to_positions_when_any_name_is_not_coco_style_or_ids_repeat():
+def test_coco_named_files_keep_their_ids_and_the_others_are_numbered_after_them():
     assert image_ids_for(["000000000007.jpg", "000000000003.png"]) == [7, 3]
-    assert image_ids_for(["000000000007.jpg", "cat.png"]) == [0, 1]
-    assert image_ids_for(["7.jpg", "000000000007.png"]) == [0, 1]
+    assert image_ids_for(["cat.png", "dog.png"]) == [0, 1]
+    # A stray file or a repeated id leaves the COCO files their ids (which detections are matched by).
+    assert image_ids_for(["000000000007.jpg", "cat.png", "000000000003.png"]) == [7, 8, 3]
+    assert image_ids_for(["7.jpg", "000000000007.png", "x.png"]) == [7, 8, 9]
 
 
 def test_folder_source_reads_every_photo_in_name_order(photo_folder):

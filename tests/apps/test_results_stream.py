@@ -25,7 +25,7 @@ from vitpose_trt.apps.results_stream import (
     run_file,
 )
 from vitpose_trt.errors import ConfigError, InputError
-from vitpose_trt.runtime.poses import Poses
+from vitpose_trt.runtime.poses import Poses, float32_values
 
 K = 17
 IDENTITY = {"command": "test", "model": "/models/a.onnx", "input": "/data"}
@@ -60,6 +60,18 @@ def test_frame_record_has_the_shared_format_and_gives_back_its_poses():
     back = poses_from_record(record, K)
     for name in ("keypoints", "scores", "boxes", "box_scores"):
         np.testing.assert_allclose(getattr(back, name), getattr(poses, name), atol=1e-4)
+    for name in ("keypoints", "scores", "box_scores"):  # float32 values come back exactly
+        np.testing.assert_array_equal(getattr(back, name), getattr(poses, name))
+
+
+def test_float32_values_are_written_as_their_shortest_decimals():
+    values = np.array([0.9, 123.456, 1e-8, 3.0, 0.1 * 3], np.float32)
+    assert float32_values(values) == [0.9, 123.456, 1e-8, 3.0, 0.3]
+    assert json.dumps(float32_values(values[None])) == "[[0.9, 123.456, 1e-08, 3.0, 0.3]]"
+    np.testing.assert_array_equal(np.array(float32_values(values), np.float32), values)
+    poses = Poses(keypoints=values[None, :2, None].repeat(2, 2), scores=np.full((1, 2), 0.9, np.float32),
+                  boxes=np.array([[0, 0, 10, 10]], np.float32), box_scores=np.array([0.9], np.float32))
+    assert poses.to_coco(1)[0]["keypoints"] == [0.9, 0.9, 0.9, 123.456, 123.456, 0.9]
 
 
 def test_lines_are_readable_while_the_stream_is_open_and_coco_results_follow_frame_order(tmp_path):
@@ -110,6 +122,10 @@ def test_resume_refuses_a_stream_of_another_run(tmp_path):
         stream.write(_record(0))
     with pytest.raises(ConfigError, match="belongs to another run \\(model '/models/a.onnx' there, 'other' now\\)"):
         resumable_file_names(path, {**IDENTITY, "model": "other"})
+    for damaged in ('{"identity": "x"}', '{"identity": [1]}', "[]", '{"other": {}}', "{cut"):
+        run_file(path).write_text(damaged)
+        with pytest.raises(ConfigError, match="unknown which run wrote"):
+            resumable_file_names(path, IDENTITY)
     run_file(path).unlink()
     with pytest.raises(ConfigError, match="unknown which run wrote"):
         resumable_file_names(path, IDENTITY)

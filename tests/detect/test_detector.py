@@ -105,6 +105,14 @@ def test_options_outside_their_range_are_refused(grid_onnx, option, value, messa
         vt.PersonDetector(grid_onnx("yolo"), **{option: value})
 
 
+def test_a_file_of_another_kind_is_not_tried_as_a_detector(tmp_path):
+    (tmp_path / "dets.json").write_text("[]")
+    with pytest.raises(ConfigError, match=r"dets\.json: a \.onnx, \.xml, \.engine, \.plan file expected"):
+        vt.PersonDetector(tmp_path / "dets.json")
+    with pytest.raises(ConfigError, match=r"yolo\.onnx: no such file"):
+        vt.PersonDetector(str(tmp_path / "yolo.onnx"))
+
+
 def test_a_pose_model_is_not_a_detector(tmp_path, tiny_model):
     from vitpose_trt.export import export_onnx
 

@@ -111,6 +111,10 @@ def test_missing_or_broken_files_raise_engine_load_error(tmp_path):
     broken.write_text("<net>not a model")
     with pytest.raises(EngineLoadError, match="OpenVINO cannot read it"):
         open_backend(broken)
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"PK\x03\x04")
+    with pytest.raises(EngineLoadError, match=r"model\.pth: the openvino backend runs \.onnx and OpenVINO IR \.xml"):
+        open_backend(checkpoint, "openvino")
 
 
 def test_slow_int8_reason_names_the_missing_instructions(monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 from collections.abc import Container, Iterator
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class KeypointAnnotations:
         if not self.images_dir.is_dir():
             raise InputError(f"{self.images_dir}: no such folder of images")
         data = _loaded_json(self.path)
+        _check_images(data["images"], self.path)
+        if not all(isinstance(a, dict) for a in data["annotations"]):
+            raise InputError(f"{self.path}: every annotation must be a JSON object")
         self.category_ids = _keypoint_category_ids(data, self.path)
         keypoint_anns = [a for a in data["annotations"] if a.get("category_id") in self.category_ids]
         self.num_keypoints = _checked_annotations(keypoint_anns, self.path)
@@ -101,24 +105,57 @@ def _loaded_json(path: Path) -> dict:
     return data
 
 
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_images(images: list, path: Path) -> None:
+    """`InputError` unless every image is {"id": int, "file_name": str, ...} with its own id, and there is one."""
+    if not images:
+        raise InputError(f"{path}: lists no images")
+    seen = set()
+    for image in images:
+        if not isinstance(image, dict) or not _is_id(image.get("id")) or not isinstance(image.get("file_name"), str):
+            raise InputError(f"{path}: every image needs an integer id and a file_name, got {image!r:.120}")
+        if image["id"] in seen:
+            raise InputError(f"{path}: two images have the id {image['id']}")
+        seen.add(image["id"])
+
+
 def _keypoint_category_ids(data: dict, path: Path) -> set[int]:
     """Categories that list keypoint names (COCO's "person"); every category when none does."""
-    with_keypoints = {c["id"] for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")}
-    ids = with_keypoints or {c["id"] for c in data["categories"] if isinstance(c, dict) and "id" in c}
+    for category in data["categories"]:
+        if not isinstance(category, dict) or not _is_id(category.get("id")):
+            raise InputError(f"{path}: every category needs an integer id, got {category!r:.120}")
+    with_keypoints = {c["id"] for c in data["categories"] if c.get("keypoints")}
+    ids = with_keypoints or {c["id"] for c in data["categories"]}
     if not ids:
         raise InputError(f"{path}: no categories")
     return ids
 
 
 def _checked_annotations(annotations: list, path: Path) -> int:
-    """K of the keypoint annotations; raise `InputError` on missing fields or mixed keypoint counts."""
+    """K of the keypoint annotations; raise `InputError` on missing or mistyped fields (what pycocotools would
+    fail on, mid-evaluation) or mixed keypoint counts."""
     counts = set()
     for ann in annotations:
-        missing = [f for f in REQUIRED_ANNOTATION_FIELDS if f not in ann]
+        missing = [f for f in ("id", *REQUIRED_ANNOTATION_FIELDS) if f not in ann]
         if missing:
             raise InputError(f"{path}: annotation {ann.get('id', '?')} lacks {', '.join(missing)}")
-        if not isinstance(ann["keypoints"], list) or len(ann["keypoints"]) % VALUES_PER_KEYPOINT:
-            raise InputError(f"{path}: annotation {ann.get('id', '?')} keypoints are not [x, y, v] * K")
+        where = f"{path}: annotation {ann['id']!r:.40}"
+        if not (_is_id(ann["id"]) and _is_id(ann["image_id"])):
+            raise InputError(f"{where}: its id and image_id must be integers")
+        if not isinstance(ann["keypoints"], list) or len(ann["keypoints"]) % VALUES_PER_KEYPOINT or not all(
+                _is_number(v) for v in ann["keypoints"]):
+            raise InputError(f"{where}: keypoints are not [x, y, v] * K numbers")
+        if not isinstance(ann["bbox"], list) or len(ann["bbox"]) != 4 or not all(_is_number(v) for v in ann["bbox"]):
+            raise InputError(f"{where}: bbox is not [x, y, width, height] numbers")
+        if not all(_is_number(ann[f]) for f in ("area", "num_keypoints")) or not isinstance(ann["iscrowd"], (int, float)):
+            raise InputError(f"{where}: area, num_keypoints and iscrowd must be numbers")
         counts.add(len(ann["keypoints"]) // VALUES_PER_KEYPOINT)
     if not counts:
         raise InputError(f"{path}: no keypoint annotations")

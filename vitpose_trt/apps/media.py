@@ -88,19 +88,25 @@ def image_id_from_file_name(name: str) -> int | None:
 
 
 def image_ids_for(names: list[str]) -> list[int]:
-    """Image ids for files: their COCO ids when every name is COCO-style and the ids are unique, else 0..n-1
-    in the given order (mixing the two schemes could give two files one id)."""
-    ids = [image_id_from_file_name(n) for n in names]
-    if None not in ids and len(set(ids)) == len(ids):
-        return ids
-    return list(range(len(names)))
+    """Image ids for files, all different: the COCO id of each COCO-style name (the first file with it), and
+    for the other files the numbers after the largest of those, in the given order (0, 1, ... when no name
+    is COCO-style). One stray file in a COCO folder so leaves every other file its id, which --detections
+    and annotation files match by."""
+    from_names = [image_id_from_file_name(n) for n in names]
+    ids, taken = [], set()
+    next_id = max((i + 1 for i in from_names if i is not None), default=0)
+    for image_id in from_names:
+        if image_id is None or image_id in taken:
+            image_id, next_id = next_id, next_id + 1
+        taken.add(image_id)
+        ids.append(image_id)
+    return ids
 
 
 class MediaSource:
     """Frames of an image file, a folder of images (sorted by name, not recursive) or a video file.
 
-    Image ids: COCO ids from COCO-style file names (see `image_ids_for`), else the position in the
-    sorted folder; a video's frames get their 0-based frame index. `fps` is the video's frame rate
+    Image ids: COCO ids from COCO-style file names, the other files numbered after them (`image_ids_for`); a video's frames get their 0-based frame index. `fps` is the video's frame rate
     (None for images); `len()` is the frame count (as the container reports it for videos).
     """
 

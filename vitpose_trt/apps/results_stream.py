@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..atomic_files import write_bytes_atomically, write_text_atomically
 from ..errors import ConfigError, InputError
+from ..runtime.poses import float32_values
 
 STREAM_SUFFIX = ".jsonl"
 RUN_SUFFIX = ".run.json"
@@ -46,7 +47,7 @@ def run_file(stream: str | Path) -> Path:
 def frame_record(frame, poses, categories: Iterable[int], track_ids: Iterable[int | None] | None = None) -> dict:
     """The stream line of one frame: `frame` a `media.Frame`, `poses` its `Poses` (N persons),
     `categories` (N,) COCO category ids of the boxes, `track_ids` (N,) or None (no tracking)."""
-    box_scores = poses.box_scores.tolist() if poses.box_scores is not None else [None] * len(poses)
+    box_scores = float32_values(poses.box_scores) if poses.box_scores is not None else [None] * len(poses)
     tracks = list(track_ids) if track_ids is not None else [None] * len(poses)
     persons = [{"track_id": track, "bbox": coco["bbox"], "score": coco["score"], "box_score": box_score,
                 "category_id": int(category), "keypoints": coco["keypoints"]}
@@ -133,6 +134,8 @@ def resumable_file_names(stream: str | Path, identity: dict) -> list[str]:
     sidecar = run_file(stream)
     try:
         written_by = json.loads(sidecar.read_text())["identity"]
+        if not isinstance(written_by, dict):
+            raise TypeError("the identity is no JSON object")
     except (OSError, ValueError, KeyError, TypeError):
         raise ConfigError(f"--resume: {sidecar} is missing or unreadable, so it is unknown which run wrote "
                           f"{stream}; start over without --resume") from None

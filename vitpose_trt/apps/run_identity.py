@@ -42,6 +42,17 @@ def content_fingerprint(path: str | Path | None) -> str | None:
     return f"{size} bytes, sha256 {digest.hexdigest()[:DIGEST_HEX]}"
 
 
+def check_resumable_model(model: str) -> None:
+    """`ConfigError` for a model name without a file of that name: its random weights are drawn anew on every
+    run, so a resumed stream would hold the poses of two different models."""
+    from ..errors import ConfigError
+    from ..specs import MODELS
+
+    if str(model) in MODELS and not Path(model).exists():
+        raise ConfigError(f"--resume: {model} is a model name with random weights, new on every run, so the "
+                          "continued results would come from another model; start over without --resume")
+
+
 def identified_paths(**paths: str | Path | None) -> dict:
     """{name: resolved path, name + FINGERPRINT_SUFFIX: its content fingerprint} for each keyword."""
     identity = {}

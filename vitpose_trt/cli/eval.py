@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the annotation file's images")
     p.add_argument("--detections", metavar="DETS.json", help="boxes in COCO results format, matched by image_id "
                    "or file_name (default: the ground-truth boxes)")
-    p.add_argument("--min-box-score", type=float, default=0.0, metavar="S",
-                   help="skip detections scoring below S (default 0, as the official evaluation)")
+    p.add_argument("--min-box-score", type=float, metavar="S",
+                   help="--detections: skip those scoring below S (default 0, as the official evaluation)")
     p.add_argument("--compare", metavar="MODEL2", help="also evaluate MODEL2 and report MODEL2 - MODEL")
     p.add_argument("--json", metavar="OUT", help="write the metrics (AP, AP50, AP75, AR, ...) as JSON here")
     p.add_argument("--max-images", type=int, metavar="N", help="evaluate only the first N images (by id)")
@@ -71,6 +72,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _checked_arguments(args: argparse.Namespace) -> None:
+    if args.min_box_score is not None and args.detections is None:
+        raise ConfigError("--min-box-score filters the boxes of --detections (ground-truth boxes have no score)")
+    if args.min_box_score is not None and not math.isfinite(args.min_box_score):
+        raise ConfigError(f"--min-box-score {args.min_box_score}: a finite number expected")
+    args.min_box_score = 0.0 if args.min_box_score is None else args.min_box_score
+    if args.resume:
+        from ..apps.run_identity import check_resumable_model
+
+        for model in filter(None, (args.model, args.compare)):
+            check_resumable_model(model)
     if args.max_images is not None and args.max_images < 1:
         raise ConfigError(f"--max-images {args.max_images} must be at least 1")
     if not 0.0 < args.oks_nms <= 1.0:
@@ -115,8 +126,9 @@ def _run_identity(args: argparse.Namespace, model: str) -> dict:
             "min_box_score": args.min_box_score, "backend": args.backend, "precision": args.precision}
 
 
-def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace, annotations, detections):
-    """(metrics or None when stopped, the StreamedRun, SkippedInputs) of one model over the annotated images."""
+def _streamed_metrics(model: str, estimator, run, stem: str, args: argparse.Namespace, annotations, detections):
+    """(metrics or None when stopped, SkippedInputs) of one model over the annotated images, streamed by `run`
+    (a `StreamedRun`)."""
     from ..apps.evaluation import (
         boxes_for_evaluation,
         keypoint_metrics,
@@ -124,10 +136,9 @@ def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace
         sigmas_for,
     )
     from ..apps.inference import run_frames
-    from ..apps.streamed_runs import SkippedInputs, StreamedRun
+    from ..apps.streamed_runs import SkippedInputs
 
     output = Path(args.output)
-    run = StreamedRun(output / f"{stem}.jsonl", _run_identity(args, model), args.resume)
     if args.resume:
         print(f"--resume: {run.done_count} of {len(annotations)} images of {model} already done in {run.stream.path}")
     skipped = SkippedInputs(strict=args.strict)
@@ -141,13 +152,13 @@ def _streamed_metrics(model: str, estimator, stem: str, args: argparse.Namespace
 
     summary = run.execute(loop, output / f"{stem}.json", lambda records: nms_results(records, sigmas, args.oks_nms))
     if run.stopped_by is not None:
-        return None, run, skipped
+        return None, skipped
     print(f"{model}: {summary.describe()}")
     if skipped:
         print(f"AP over the {run.frames_done} of {len(annotations)} images evaluated; {skipped.summary()}")
     metrics = keypoint_metrics(annotations, run.results, sigmas, summary, run.records())
     print(metrics.table)
-    return metrics, run, skipped
+    return metrics, skipped
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -155,6 +166,7 @@ def _eval(args: argparse.Namespace) -> int:
     from ..apps.coco_annotations import KeypointAnnotations
     from ..apps.detections import ANY_CATEGORY, Detections
     from ..apps.evaluation import metric_differences
+    from ..apps.streamed_runs import StreamedRun
     from ..atomic_files import write_text_atomically
 
     annotations = KeypointAnnotations(args.annotations, args.images, args.max_images)
@@ -163,10 +175,13 @@ def _eval(args: argparse.Namespace) -> int:
         # Categories are matched against the annotation file's keypoint categories per image.
         detections = Detections.from_file(args.detections, ANY_CATEGORY, args.min_box_score)
     models = [args.model] + ([args.compare] if args.compare else [])
+    # Both streams first: --resume refuses another run's stream of MODEL2 before MODEL is evaluated.
+    runs = [StreamedRun(Path(args.output) / f"{stem}.jsonl", _run_identity(args, model), args.resume)
+            for model, stem in zip(models, PREDICTIONS)]
     estimators = [_ready_estimator(m, args, annotations) for m in models]
     metrics, skipped = [], []
-    for model, estimator, stem in zip(models, estimators, PREDICTIONS):
-        result, run, skips = _streamed_metrics(model, estimator, stem, args, annotations, detections)
+    for model, estimator, run, stem in zip(models, estimators, runs, PREDICTIONS):
+        result, skips = _streamed_metrics(model, estimator, run, stem, args, annotations, detections)
         skipped += skips.items
         if result is None:
             progress = (f"after {run.frames_done} of {len(annotations)} images of {model}; their predictions are in "

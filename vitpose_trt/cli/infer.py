@@ -7,7 +7,8 @@ images by image_id, which is the number in COCO-style file names such as 0000003
 index of a video, or by a file_name field); or from --detector (a person detector ONNX or engine, e.g. an
 Ultralytics YOLO export or one imported by vitpose-export --detector; the results' scores then include the
 detector's box scores); with neither, every image gets one whole-image box.
-Image ids: COCO ids from COCO-style names, else the position in the sorted folder. --render also
+Image ids: COCO ids from COCO-style names; other files are numbered after the largest of those, in
+name order (0, 1, ... in a folder without COCO names). --render also
 writes the images (DIR/<file name>) or the video (DIR/<stem>.mp4) with the skeletons drawn.
 
 Videos, cameras (INPUT 0, 1, ...) and streams (rtsp://, http://, ...) with --detector --track: persons
@@ -25,6 +26,7 @@ results so far (and a playable rendered video) and stops; --resume continues fro
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext
@@ -46,6 +48,9 @@ RESULTS_FILE = "results.json"
 STREAM_FILE = "results.jsonl"
 #: --category-id value that keeps every detection, whatever its category.
 ALL_CATEGORIES = "all"
+#: --detections filters when not given: COCO's person category, every score.
+DEFAULT_CATEGORY = "1"
+DEFAULT_MIN_BOX_SCORE = 0.0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,10 +74,10 @@ def parser() -> argparse.ArgumentParser:
                    help="--track: run the detector on every Nth frame only (default 1: every frame)")
     p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
                    help="--track: smooth keypoints along each track with a One-Euro filter (default: on)")
-    p.add_argument("--category-id", default="1", metavar="ID",
-                   help="use detections of this category (default 1, COCO person; 'all' keeps every one)")
-    p.add_argument("--min-box-score", type=float, default=0.0, metavar="S",
-                   help="skip detections scoring below S (default 0)")
+    p.add_argument("--category-id", metavar="ID", help=f"--detections: use those of this category (default "
+                   f"{DEFAULT_CATEGORY}, COCO person; '{ALL_CATEGORIES}' keeps every one)")
+    p.add_argument("--min-box-score", type=float, metavar="S",
+                   help=f"--detections: skip those scoring below S (default {DEFAULT_MIN_BOX_SCORE:g})")
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"output folder (default ./{DEFAULT_OUTPUT})")
     p.add_argument("--render", action="store_true", help="also write the images / video with the poses drawn")
@@ -109,6 +114,14 @@ def _checked_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("--detections and --detector both give boxes: choose one")
     if args.detector is None and (args.detector_threshold is not None or args.max_persons is not None):
         raise ConfigError("--detector-threshold and --max-persons need --detector")
+    if args.detections is None and (args.category_id is not None or args.min_box_score is not None):
+        raise ConfigError("--category-id and --min-box-score filter the boxes of --detections" + (
+            "; a --detector's persons are filtered by --detector-threshold and --max-persons"
+            if args.detector is not None else ""))
+    if args.min_box_score is not None and not math.isfinite(args.min_box_score):
+        raise ConfigError(f"--min-box-score {args.min_box_score}: a finite number expected")
+    args.category_id = DEFAULT_CATEGORY if args.category_id is None else args.category_id
+    args.min_box_score = DEFAULT_MIN_BOX_SCORE if args.min_box_score is None else args.min_box_score
     if args.track and args.detector is None:
         raise ConfigError("--track needs --detector (the persons to track come from the detector)")
     if not args.track and (args.detect_every != 1 or args.smooth is not None):
@@ -122,6 +135,14 @@ def _checked_arguments(args: argparse.Namespace) -> None:
             raise ConfigError(f"{flag} {threads} must be at least 1")
     if args.detector_threads is not None and args.detector is None:
         raise ConfigError("--detector-threads needs --detector")
+    if args.resume:
+        from ..apps.run_identity import check_resumable_model
+
+        check_resumable_model(args.model)
+    if args.detector is not None:  # before the pose model loads
+        from ..detect.detector import checked_detector_file
+
+        checked_detector_file(args.detector)
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output}: exists and is not a folder")
@@ -177,7 +198,7 @@ def _infer(args: argparse.Namespace) -> int:
         render = Renderer(source, output, estimator.keypoints, args.score_threshold, stack) if args.render else None
 
         def loop(stop):
-            if render is not None and source.is_video:
+            if render is not None:
                 render.replay(run.iter_records(), tracked=args.track)
             with _drawing(render) as draw:
                 if args.track:

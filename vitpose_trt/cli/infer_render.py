@@ -66,18 +66,33 @@ class Renderer:
         return drawn_tracks(frame.image, poses, track_ids, self.trails, self.keypoints, self.threshold)
 
     def replay(self, records: Iterable[dict], tracked: bool = False) -> None:
-        """Draw again the video frames a stopped run did, from their poses in the stream (no estimation),
-        so the video a resumed run writes is whole. `records` are frames 0, 1, ... in order (a video's
-        stream is written in frame order), read alongside the video's frames."""
+        """Draw again the frames or images a stopped run did, from their poses in the stream (no estimation),
+        so that a resumed run's video is whole and every image done is drawn, whether or not the stopped run
+        rendered."""
         import numpy as np
 
         from ..apps.results_stream import poses_from_record
 
+        pairs = self._video_frames_with(records) if self.source.is_video else self._images_with(records)
+        for frame, record in pairs:
+            ids = np.array([p["track_id"] for p in record["persons"]], np.int64) if tracked else None
+            self(frame, poses_from_record(record, self.keypoints.num_keypoints), ids)
+
+    def _video_frames_with(self, records: Iterable[dict]):
+        """(frame, record) pairs: `records` are frames 0, 1, ... in order (a video's stream is written in frame
+        order), read alongside the video's frames."""
         frames = None
         for record in records:
             frames = frames or self.source.frames()
             frame = next(frames, None)
             if frame is None or frame.index != record["frame"]:
                 return
-            ids = np.array([p["track_id"] for p in record["persons"]], np.int64) if tracked else None
-            self(frame, poses_from_record(record, self.keypoints.num_keypoints), ids)
+            yield frame, record
+
+    def _images_with(self, records: Iterable[dict]):
+        """(image, record) pairs of the images `records` name, in the folder's order."""
+        by_name = {record["file_name"]: record for record in records}
+        if by_name:
+            others = {path.name for path in self.source.files} - by_name.keys()
+            for frame in self.source.frames(done=others):
+                yield frame, by_name[frame.name]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from contextlib import nullcontext
 from typing import NamedTuple
 
@@ -17,6 +18,9 @@ import numpy as np
 
 from ..artifacts.detector_settings import DetectorSettings
 from ..artifacts.io import DYNAMIC, ModelIO, with_output_shapes
+from ..artifacts.onnx_metadata import ONNX_SUFFIX
+from ..artifacts.openvino_metadata import OPENVINO_SUFFIX
+from ..artifacts.sidecar import ENGINE_SUFFIXES
 from ..artifacts.metadata import DETECTOR_TASK
 from ..errors import ConfigError
 from ..geometry import has_croppable_area
@@ -33,6 +37,22 @@ from .layouts import checked_classes, checked_layout, detector_settings_for, kep
 
 #: The stages a call goes through, in order, as `on_stage` names them (fit..decode once per chunk).
 STAGES = ("validate", "fit", "infer", "decode", "map")
+
+
+#: The files a detector is read from (a torch module or a loaded `Backend` is passed as itself).
+DETECTOR_FILE_SUFFIXES = (ONNX_SUFFIX, OPENVINO_SUFFIX, *ENGINE_SUFFIXES)
+
+
+def checked_detector_file(path: str | Path) -> Path:
+    """`path` when it names an existing detector file (.onnx, OpenVINO .xml, .engine/.plan); else `ConfigError`
+    (a checkpoint or a JSON file is no detector, and should not be tried as one)."""
+    path = Path(path)
+    if path.suffix.lower() not in DETECTOR_FILE_SUFFIXES:
+        raise ConfigError(f"detector {path}: a {', '.join(DETECTOR_FILE_SUFFIXES)} file expected (a person detector "
+                          "ONNX, as exported by Ultralytics or transformers, or its engine)")
+    if not path.is_file():
+        raise ConfigError(f"detector {path}: no such file")
+    return path
 
 
 class Detections(NamedTuple):
@@ -64,6 +84,8 @@ class PersonDetector(StageTimed):
         if max_persons is not None:
             positive_int("max_persons", max_persons)
         layout, classes = checked_layout(layout), checked_classes(classes)  # a typo should not cost loading a model
+        if isinstance(model, (str, Path)):
+            model = checked_detector_file(model)
         self._clock = StageClock(on_stage)
         self.backend = open_backend(model, backend, max_batch=max_batch, threads=threads)
         self.settings = _settings_of(self.backend, layout, classes)

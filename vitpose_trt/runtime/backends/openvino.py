@@ -25,7 +25,13 @@ import numpy as np
 
 from ...artifacts.io import io_of_openvino_model
 from ...artifacts.metadata import ArtifactMetadata
-from ...artifacts.openvino_metadata import metadata_from_openvino_model, openvino_model, props_of_openvino_model
+from ...artifacts.onnx_metadata import ONNX_SUFFIX
+from ...artifacts.openvino_metadata import (
+    OPENVINO_SUFFIX,
+    metadata_from_openvino_model,
+    openvino_model,
+    props_of_openvino_model,
+)
 from ...cpu_features import slow_int8_reason
 from ...dependencies import import_optional
 from ...errors import EngineLoadError
@@ -55,6 +61,9 @@ class OpenVinoBackend(Backend):
         compile_properties(precision, threads)  # an unknown precision is refused before anything loads
         openvino = import_optional("openvino", "the OpenVINO backend")
         path = Path(source)
+        if path.suffix.lower() not in (ONNX_SUFFIX, OPENVINO_SUFFIX):  # OpenVINO would try its TF/Paddle readers
+            raise EngineLoadError(f"{path}: the openvino backend runs {ONNX_SUFFIX} and OpenVINO IR "
+                                  f"{OPENVINO_SUFFIX} files; export a checkpoint first (vitpose-export)")
         if not path.is_file():
             raise EngineLoadError(f"{path}: no such model file")
         model = openvino_model(path)
