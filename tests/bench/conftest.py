@@ -1,8 +1,13 @@
-"""A real vitpose-tiny benchmark report, produced once for the report and schema tests."""
+"""A real vitpose-tiny benchmark report, produced once for the report and schema tests; a loopback address
+where no server listens, for the load test's failures."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+
+LOOPBACK = "127.0.0.1"
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +28,12 @@ def tiny_report(bench_cache):
 
     plan = benchmark_plan([model_source("vitpose-tiny")], ["onnxruntime", "torch"], ["fp32", "fp16", "int8"], [1, 2])
     return benchmark_report(plan, warmup=1, iters=3, threads=1, cache=bench_cache, command=["test"])
+
+
+@pytest.fixture
+def refused_url():
+    """host:port on loopback that refuses connections: a socket holds the port (so nothing else can take it)
+    without listening, until the test ends."""
+    with socket.socket() as held:
+        held.bind((LOOPBACK, 0))
+        yield f"{LOOPBACK}:{held.getsockname()[1]}"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from vitpose_trt.bench.report import report_schema_errors
 from vitpose_trt.cli.bench import main
+
+#: Seconds vitpose-bench gets to give up on a server that refuses connections (it takes a few to start).
+UNREACHABLE_TIMEOUT_S = 60
 
 
 @pytest.mark.parametrize("argv", [
@@ -34,6 +39,62 @@ def test_nonsense_arguments_exit_2_with_one_line(argv, capsys, tmp_path, monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("vitpose-bench: error: "), err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--model", "vitpose-s"), ("--backend", "torch"), ("--precision", "fp16"), ("--batch", "2"), ("--iters", "3"),
+    ("--threads", "1"), ("--pipeline", None), ("--detector", "det.onnx"), ("--markdown", "r.md"),
+    ("--plot", "r.png"), ("--cache-dir", "cache"),
+])
+def test_options_the_load_test_does_not_use_are_refused(flag, value, refused_url, capsys, tmp_path, monkeypatch):
+    """Refused before any server is contacted (the URL refuses connections: a contact would say so)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--server", refused_url, flag, *([value] if value else [])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"vitpose-bench: error: {flag}: not for --server "), err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["--clients", "4"], ["--requests", "64"], ["--protocol", "grpc"],
+                                  ["--encode", ".jpg"]])
+def test_load_test_options_without_server_are_refused(argv, capsys):
+    """Even at their default values: given, they were meant for a load test."""
+    assert main(["--model", "vitpose-tiny", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vitpose-bench: error: {argv[0]}: only for --server (the load test of a running server)\n"
+
+
+@pytest.mark.parametrize("flag, path", [("--json", "afile/r.json"), ("--markdown", "afile/sub/r.md"),
+                                        ("--plot", "afile/r.png"), ("--cache-dir", "afile"),
+                                        ("--cache-dir", "afile/cache")])
+def test_paths_under_a_file_are_refused_before_the_run(flag, path, bench_cache, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("")
+    cache = [] if flag == "--cache-dir" else ["--cache-dir", str(bench_cache)]
+    argv = ["--model", "vitpose-tiny", "--backend", "onnxruntime", "--batch", "1", "--iters", "1", "--warmup", "0"]
+    assert main([*argv, *cache, flag, path]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"vitpose-bench: error: {flag} {path}: afile is a file, not a folder\n"
+    assert out == "" and os.listdir() == ["afile"]  # no table: nothing ran
+
+
+def test_load_test_json_under_a_file_is_refused_before_the_server_is_contacted(refused_url, capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    assert main(["--server", refused_url, "--json", str(tmp_path / "afile" / "r.json")]) == 2
+    assert capsys.readouterr().err == f"vitpose-bench: error: --json {tmp_path}/afile/r.json: {tmp_path}/afile is a " \
+                                      "file, not a folder\n"
+
+
+@pytest.mark.parametrize("extra", [[], ["--warmup", "0"], ["--protocol", "http"]])
+def test_an_unreachable_server_ends_promptly_in_one_line(refused_url, extra):
+    """Nothing listens at the URL: exit 2 and one line naming it, no thread traceback, no hang."""
+    cmd = [sys.executable, "-m", "vitpose_trt.cli.bench", "--server", refused_url, "--requests", "2", "--clients", "2",
+           *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=UNREACHABLE_TIMEOUT_S)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"vitpose-bench: error: --server {refused_url}: "), err
+    assert done.stdout == ""
 
 
 def test_tensorrt_without_a_gpu_is_refused_in_one_line(capsys):

@@ -36,7 +36,7 @@ BAD_INVOCATIONS = [
     ("export", "--triton-repo repo --triton-net tensorrt --builder none", "needs an engine"),
     ("export", "--triton-repo repo --triton-net cuda", "unknown Triton net backend"),
     ("bench", "--server 127.0.0.1:1 --backend onnxruntime", "not for --server"),
-    ("bench", "--clients 3", "are for --server"),
+    ("bench", "--clients 3", "only for --server"),
     ("serve", "", "required: MODEL"),
     ("serve", "tiny.onnx --http-port 0", "1..65535"),
     ("serve", "tiny.onnx --max-boxes 0", "max_boxes must be a positive integer"),

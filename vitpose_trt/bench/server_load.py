@@ -10,6 +10,7 @@ duplicated or swapped answer shows in the account. Bounded in count (requests) a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -54,43 +55,70 @@ def request_boxes(boxes: np.ndarray, request_id: int) -> np.ndarray:
 
 
 def run_load(make_sender: Callable[[], Sender], image: np.ndarray, boxes: np.ndarray, plan: LoadPlan) -> dict:
-    """Run `plan` with one `make_sender()` per client thread; returns the load report (see `load_report`)."""
-    ids = itertools.count()
-    lock, records, failures = threading.Lock(), [], []
-    start_barrier = threading.Barrier(plan.clients + 1)
+    """Run `plan` with one `make_sender()` per client thread; returns the load report (see `load_report`).
 
-    def client() -> None:
-        send = make_sender()
-        for _ in range(plan.warmup):
-            send(image, boxes)
-        start_barrier.wait()
-        while time.perf_counter() < deadline:
-            with lock:
-                request_id = next(ids)
-            if request_id >= plan.requests:
-                return
-            sent = request_boxes(boxes, request_id)
-            began = time.perf_counter()
-            try:
-                answer = send(image, sent)
-            except VitPoseError as exc:
-                with lock:
-                    failures.append((request_id, str(exc)))
-                continue
-            ended = time.perf_counter()
-            with lock:
-                records.append((request_id, began, ended, np.asarray(answer, np.float32), sent))
-
-    deadline = float("inf")
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(plan.clients)]
+    A request that fails (a toolkit error, a dropped connection) counts as failed and the run goes on. An
+    error while a client starts (making its sender, its warm-up requests) stops every client and is raised
+    here, as is any other error of a client thread.
+    """
+    run = _LoadRun(plan, image, boxes)
+    threads = [threading.Thread(target=run.client, args=(make_sender,), daemon=True) for _ in range(plan.clients)]
     for thread in threads:
         thread.start()
-    start_barrier.wait()
-    started = time.perf_counter()
-    deadline = started + plan.time_limit_s
+    with contextlib.suppress(threading.BrokenBarrierError):
+        run.start_barrier.wait()
     for thread in threads:
         thread.join()
-    return load_report(records, failures, plan, time.perf_counter() - started, len(boxes))
+    if run.errors:
+        raise run.errors[0]
+    return load_report(run.records, run.failures, plan, time.perf_counter() - run.started, len(boxes))
+
+
+class _LoadRun:
+    """What the client threads of one `run_load` share: the request ids, the records, the start barrier
+    (the clients and the caller; broken when a client fails to start) and the clock."""
+
+    def __init__(self, plan: LoadPlan, image: np.ndarray, boxes: np.ndarray):
+        self.plan, self.image, self.boxes = plan, image, boxes
+        self.ids, self.lock = itertools.count(), threading.Lock()
+        self.records, self.failures, self.errors = [], [], []
+        self.started, self.deadline = 0.0, float("inf")
+        self.start_barrier = threading.Barrier(plan.clients + 1, action=self._start_clock)
+
+    def _start_clock(self) -> None:
+        self.started = time.perf_counter()
+        self.deadline = self.started + self.plan.time_limit_s
+
+    def client(self, make_sender: Callable[[], Sender]) -> None:
+        try:
+            send = make_sender()
+            for _ in range(self.plan.warmup):
+                send(self.image, self.boxes)
+            self.start_barrier.wait()
+            self._timed_requests(send)
+        except threading.BrokenBarrierError:
+            pass  # another client failed to start: run_load raises its error
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            self.errors.append(exc)
+            self.start_barrier.abort()
+
+    def _timed_requests(self, send: Sender) -> None:
+        while time.perf_counter() < self.deadline:
+            with self.lock:
+                request_id = next(self.ids)
+            if request_id >= self.plan.requests:
+                return
+            sent = request_boxes(self.boxes, request_id)
+            began = time.perf_counter()
+            try:
+                answer = send(self.image, sent)
+            except (VitPoseError, OSError) as exc:
+                with self.lock:
+                    self.failures.append((request_id, str(exc)))
+                continue
+            ended = time.perf_counter()
+            with self.lock:
+                self.records.append((request_id, began, ended, np.asarray(answer, np.float32), sent))
 
 
 def load_report(records: list, failures: list, plan: LoadPlan, wall_s: float, persons: int) -> dict:

@@ -31,6 +31,12 @@ DEFAULT_ITERS = {"cpu": 10, "cuda": 100}
 DEFAULT_WARMUP = {"cpu": 2, "cuda": 10}
 #: Server load test defaults: concurrent clients, requests in all, seconds before it stops sending.
 DEFAULT_CLIENTS, DEFAULT_REQUESTS, LOAD_TIME_LIMIT_S = 4, 64, 600.0
+DEFAULT_PROTOCOL, DEFAULT_LOAD_WARMUP = "grpc", 1
+#: Options (argparse dests) of one mode only: given in the other, they would be silently ignored. Their
+#: defaults are None (applied where used), so that any value given shows.
+BENCH_ONLY = ("model", "backend", "precision", "batch", "iters", "threads", "pipeline", "detector", "markdown",
+              "plot", "cache_dir")
+SERVER_ONLY = ("protocol", "clients", "requests", "encode")
 #: Largest batch / persons accepted (a sanity bound; engines are built for far less).
 MAX_BATCH = 4096
 
@@ -38,18 +44,19 @@ MAX_BATCH = 4096
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vitpose-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="comma-separated model names (vitpose-s, ...), files (.onnx, .engine, checkpoint) or "
-                   "Hugging Face Hub ids (org/name[@revision], e.g. usyd-community/vitpose-base-simple)")
+    p.add_argument("--model", help="comma-separated model names (vitpose-s, ...), files (.onnx, .engine, checkpoint) "
+                   "or Hugging Face Hub ids (org/name[@revision], e.g. usyd-community/vitpose-base-simple) (default "
+                   f"{DEFAULT_MODEL})")
     p.add_argument("--backend", help="comma-separated: tensorrt, onnxruntime, openvino, torch (default: the best "
                    "available of tensorrt, onnxruntime, torch)")
     p.add_argument("--precision", help="comma-separated: fp32, fp16, bf16 (openvino), int8 (default: the "
                    "backend's usual one)")
     p.add_argument("--batch", help=f"comma-separated crops per call, model-only mode (default {DEFAULT_BATCHES})")
     p.add_argument("--iters", help="timed calls per case (default 10 on a CPU, 100 with a GPU)")
-    p.add_argument("--warmup", help="untimed calls per case first (default 2 on a CPU, 10 with a GPU)")
+    p.add_argument("--warmup", help="untimed calls per case first (default 2 on a CPU, 10 with a GPU); with "
+                   f"--server, requests per client before the timed ones (default {DEFAULT_LOAD_WARMUP})")
     p.add_argument("--threads", help="CPU threads for the backends and the matmul peak (default: usable cores)")
-    p.add_argument("--pipeline", action="store_true", help="time image + boxes -> keypoints, stage by stage")
+    p.add_argument("--pipeline", action="store_true", default=None, help="time image + boxes -> keypoints, stage by stage")
     p.add_argument("--persons", help=f"comma-separated persons per frame, pipeline mode (default {DEFAULT_BATCHES})")
     p.add_argument("--image", help="pipeline mode: image file (default: scikit-image's astronaut photo)")
     p.add_argument("--detector", metavar="DET", help="pipeline mode: also run this person detector (.onnx or "
@@ -59,9 +66,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write a PNG plot of throughput vs batch here")
     s = p.add_argument_group("server load test (--server)")
     s.add_argument("--server", metavar="URL", help="host:port of a running pose server's gRPC (or --protocol http) port")
-    s.add_argument("--protocol", default="grpc", choices=("grpc", "http"))
-    s.add_argument("--clients", default=str(DEFAULT_CLIENTS), help=f"concurrent clients (default {DEFAULT_CLIENTS})")
-    s.add_argument("--requests", default=str(DEFAULT_REQUESTS), help=f"requests in all (default {DEFAULT_REQUESTS})")
+    s.add_argument("--protocol", choices=("grpc", "http"), help=f"the server port's protocol (default {DEFAULT_PROTOCOL})")
+    s.add_argument("--clients", help=f"concurrent clients (default {DEFAULT_CLIENTS})")
+    s.add_argument("--requests", help=f"requests in all (default {DEFAULT_REQUESTS})")
     s.add_argument("--encode", choices=(".jpg", ".png"), help="send the image as JPEG/PNG bytes (default: raw pixels)")
     p.add_argument("--cache-dir", help="where exported ONNX/engines are cached (default $VITPOSE_TRT_CACHE "
                                        "or ~/.cache/vitpose-trt/bench)")
@@ -89,11 +96,17 @@ def _int(text: str, flag: str, low: int, high: int | None = None) -> int:
     return value
 
 
+def _int_or(default: int, text: str | None, flag: str, low: int, high: int | None = None) -> int:
+    """`default` when the option was not given, else its checked value (`_int`)."""
+    return default if text is None else _int(text, flag, low, high)
+
+
 def _ints(text: str, flag: str) -> list[int]:
     return list(dict.fromkeys(_int(t, flag, 1, MAX_BATCH) for t in _names(text, flag)))
 
 
 def _checked_output(path: str | None, flag: str, suffix: str | None = None) -> Path | None:
+    """The file path `flag` gave, once its folder is known to be writable or creatable (before any run)."""
     if path is None:
         return None
     out = Path(path)
@@ -101,10 +114,23 @@ def _checked_output(path: str | None, flag: str, suffix: str | None = None) -> P
         raise ConfigError(f"{flag} {path}: is a folder; give a file name")
     if suffix and out.suffix.lower() != suffix:
         raise ConfigError(f"{flag} {path}: must end in {suffix}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise ConfigError(f"{flag} {path}: folder {parent} is not writable")
+    _checked_folder(out.parent, f"{flag} {path}")
     return out
+
+
+def _checked_folder(folder: Path, what: str) -> None:
+    """Raise ConfigError (starting with `what`) unless `folder` is, or can be made, a writable folder: its
+    nearest existing ancestor (itself, when it exists) must be a writable folder."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: folder {existing} is not writable")
+
+
+def _given_flags(args: argparse.Namespace, dests: Sequence[str]) -> list[str]:
+    """The flags among the argparse `dests` that the command line gave (their defaults are None)."""
+    return [f"--{dest.replace('_', '-')}" for dest in dests if getattr(args, dest) is not None]
 
 
 def _batches(args: argparse.Namespace) -> list[int]:
@@ -118,8 +144,8 @@ def _batches(args: argparse.Namespace) -> list[int]:
 
 def _loop_counts(args: argparse.Namespace, on_gpu: bool) -> tuple[int, int]:
     device = "cuda" if on_gpu else "cpu"
-    iters = _int(args.iters, "--iters", 1) if args.iters is not None else DEFAULT_ITERS[device]
-    warmup = _int(args.warmup, "--warmup", 0) if args.warmup is not None else DEFAULT_WARMUP[device]
+    iters = _int_or(DEFAULT_ITERS[device], args.iters, "--iters", 1)
+    warmup = _int_or(DEFAULT_WARMUP[device], args.warmup, "--warmup", 0)
     return iters, warmup
 
 
@@ -147,8 +173,9 @@ def _write_outputs(report: dict, outputs: dict) -> None:
 def _bench(args: argparse.Namespace) -> int:
     if args.server is not None:
         return _server_load(args)
-    if args.encode is not None or args.clients != str(DEFAULT_CLIENTS) or args.requests != str(DEFAULT_REQUESTS):
-        raise ConfigError("--clients, --requests and --encode are for --server")
+    server_only = _given_flags(args, SERVER_ONLY)
+    if server_only:
+        raise ConfigError(f"{', '.join(server_only)}: only for --server (the load test of a running server)")
     from ..apps.interruption import interrupt_on_sigterm
     from ..bench.artifacts import cache_dir
     from ..bench.plan import benchmark_plan
@@ -161,11 +188,13 @@ def _bench(args: argparse.Namespace) -> int:
     outputs = {"json": _checked_output(args.json, "--json", ".json"),
                "markdown": _checked_output(args.markdown, "--markdown"),
                "plot": _checked_output(args.plot, "--plot", ".png")}
+    cache = cache_dir(args.cache_dir)
+    _checked_folder(cache, f"--cache-dir {args.cache_dir}" if args.cache_dir else f"cache folder {cache}")
     if outputs["plot"]:
         import_optional("matplotlib", "--plot")
     batches, threads = _batches(args), _threads(args)
     iters, warmup = _loop_counts(args, gpu_visible())
-    sources = [model_source(m) for m in _names(args.model, "--model")]
+    sources = [model_source(m) for m in _names(DEFAULT_MODEL if args.model is None else args.model, "--model")]
     plan = benchmark_plan(sources, _names(args.backend, "--backend"), _names(args.precision, "--precision"), batches)
     for skip in plan.skipped:
         print(f"skipped: {skip['model']} / {skip['backend']} / {skip['precision']}: {skip['reason']}", file=sys.stderr)
@@ -177,7 +206,7 @@ def _bench(args: argparse.Namespace) -> int:
     extra = {"run_one": run_one} if run_one else {}
     with interrupt_on_sigterm():
         report = benchmark_report(plan, warmup=warmup, iters=iters, threads=threads,
-                                  cache=cache_dir(args.cache_dir), command=["vitpose-bench", *args.argv], **extra)
+                                  cache=cache, command=["vitpose-bench", *args.argv], **extra)
     print(text_table(report["results"]))
     return _written_report(report, outputs)
 
@@ -202,19 +231,20 @@ def _server_load(args: argparse.Namespace) -> int:
     from ..bench.pipeline import image_for_pipeline, person_boxes
     from ..bench.server_load import LoadPlan, run_load, server_sender
 
-    model_only = [flag for flag, value in (("--backend", args.backend), ("--precision", args.precision),
-                                           ("--batch", args.batch), ("--plot", args.plot), ("--iters", args.iters),
-                                           ("--pipeline", args.pipeline or None)) if value is not None]
-    if model_only:
-        raise ConfigError(f"{', '.join(model_only)}: not for --server (the server runs its own model)")
+    bench_only = _given_flags(args, BENCH_ONLY)
+    if bench_only:
+        raise ConfigError(f"{', '.join(bench_only)}: not for --server (the server runs its own model; the load "
+                          "test reports to the terminal and --json)")
     output = _checked_output(args.json, "--json", ".json")
-    persons = _int(args.persons or "1", "--persons", 0, MAX_BATCH)
-    plan = LoadPlan(clients=_int(args.clients, "--clients", 1, MAX_BATCH), requests=_int(args.requests, "--requests", 1),
-                    warmup=_int(args.warmup, "--warmup", 0) if args.warmup is not None else 1,
-                    time_limit_s=LOAD_TIME_LIMIT_S)
+    persons = _int_or(1, args.persons, "--persons", 0, MAX_BATCH)
+    plan = LoadPlan(clients=_int_or(DEFAULT_CLIENTS, args.clients, "--clients", 1, MAX_BATCH),
+                    requests=_int_or(DEFAULT_REQUESTS, args.requests, "--requests", 1),
+                    warmup=_int_or(DEFAULT_LOAD_WARMUP, args.warmup, "--warmup", 0), time_limit_s=LOAD_TIME_LIMIT_S)
+    protocol = args.protocol or DEFAULT_PROTOCOL
     image, color, label = image_for_pipeline(args.image)
-    sender = server_sender(args.server, args.protocol, args.encode, color)
-    report = {"server": args.server, "protocol": args.protocol, "image": label, "encode": args.encode,
+    _checked_server(args.server, protocol)
+    sender = server_sender(args.server, protocol, args.encode, color)
+    report = {"server": args.server, "protocol": protocol, "image": label, "encode": args.encode,
               **run_load(sender, image, person_boxes(image.shape, persons), plan)}
     latency = report["latency_ms"] or {}
     print(f"{report['answered']}/{plan.requests} answered ({report['failed']} failed, {report['lost']} lost, "
@@ -227,6 +257,20 @@ def _server_load(args: argparse.Namespace) -> int:
         write_text_atomically(output, json.dumps(report, indent=2) + "\n")
     account_ok = report["answered"] == plan.requests and not (report["duplicated"] or report["mismatched"])
     return 0 if account_ok else 1
+
+
+def _checked_server(url: str, protocol: str) -> None:
+    """Fail in one line before the load test when no pose server is ready at `url` (nothing listening there,
+    another protocol's port, its model not loaded): a wrong address is the user's to fix, not a failed run."""
+    from ..serve.client import PoseClient
+    from ..serve.protocol import POSE_MODEL
+
+    if "://" in url:
+        raise ConfigError(f"--server {url}: give host:port, without a scheme")
+    with PoseClient(url, protocol=protocol) as client:
+        if not client.is_ready(POSE_MODEL):
+            raise ConfigError(f"--server {url}: no pose server ready there ({protocol}): is it running, at this "
+                              f"address and {protocol} port, with its {POSE_MODEL} model loaded?")
 
 
 def _pipeline_runner(args: argparse.Namespace):
