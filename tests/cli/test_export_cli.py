@@ -33,7 +33,7 @@ def calib_folder(tmp_path):
         (["--model", "vitpose-xl"], "unknown model 'vitpose-xl'"),
         (["--dataset", "cats"], "unknown keypoint set / dataset 'cats'"),
         (["--batch", "8:4:32"], "MIN <= OPT <= MAX"),
-        (["--batch", "1:8:4", "--builder", "none"], "MIN <= OPT <= MAX"),
+        (["--batch", "1:8:4", "--builder", "none"], "--batch only apply to engine builds"),
         (["--batch", "1:x:4"], "must be integers"),
         (["--weights", "/no/such/vitpose.pth"], "weights not found"),
         (["--precision", "int8", "--calib-images", "/no/such/folder"], "does not exist"),
@@ -65,6 +65,71 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, message):
     assert err.count("\n") == 1 and message in err and err.startswith("vitpose-export: error:")
     assert "Traceback" not in err + out
     assert not (tmp_path / "out").exists(), "bad input must fail before anything is written"
+
+
+#: A value for each option of the refusal tests; an option of these families missing here fails the coverage check.
+SAMPLE_VALUES = {"--triton-repo": "repo", "--triton-net": "python", "--triton-instances": "2", "--opset": "19",
+                 "--detector-size": "640,640", "--detector-layout": "detr", "--detector-classes": "0,2"}
+
+
+def _flags_starting(prefix: str) -> list[str]:
+    from vitpose_trt.cli.export import parser
+
+    flags = [flag for action in parser()._actions for flag in action.option_strings if flag.startswith(prefix)]
+    assert set(flags) <= set(SAMPLE_VALUES), "give the new option a sample value"
+    return flags
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # Options that would have no effect in the combination: refused, saying why, before any work.
+        (["--detector", "det.onnx", "--precision", "fp32", "--builder", "none", "--triton-repo", "repo",
+          "--triton-net", "python", "--opset", "19"],
+         "--opset, --triton-repo, --triton-net: pose-model options, not for --detector"),
+        (["--detector-size", "640,640"], "--detector-size needs --detector"),
+        (["--detector-classes", "0,2", "--detector-layout", "detr"],
+         "--detector-layout, --detector-classes need --detector"),
+        (["--triton-instances", "4"], "--triton-instances needs --triton-repo"),
+        (["--triton-net", "python", "--triton-instances", "4"], "--triton-net, --triton-instances need --triton-repo"),
+        (["--triton-repo", "repo", "--builder", "none", "--triton-instances", "0"],
+         "--triton-instances must be a positive integer, got 0"),
+        (["--batch", "1:2:4", "--builder", "none"], "--batch only apply to engine builds; --builder none builds"),
+        (["--batch", "1:2:4", "--builder", "none", "--triton-repo", "repo"], "--batch only apply to engine builds"),
+        (["--batch", "1:2:4", "--precision", "int8", "--target", "onnxruntime-cpu"],
+         "--batch only apply to engine builds; --target onnxruntime-cpu builds no engine"),
+        *[([flag, SAMPLE_VALUES[flag]], f"{flag} needs --triton-repo")
+          for flag in _flags_starting("--triton-") if flag != "--triton-repo"],
+        *[([flag, SAMPLE_VALUES[flag]], f"{flag} needs --detector") for flag in _flags_starting("--detector-")],
+        *[(["--detector", "det.onnx", flag, SAMPLE_VALUES[flag]], f"{flag}: pose-model options, not for --detector")
+          for flag in [*_flags_starting("--triton-"), "--opset"]],
+    ],
+)
+def test_options_without_effect_are_refused(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "--output", "out", *args)
+    assert code == 2 and err.startswith("vitpose-export: error: ") and err.count("\n") == 1 and message in err
+    assert "Traceback" not in err + out
+    assert list(tmp_path.iterdir()) == [], "refused before anything is written"
+
+
+@pytest.mark.parametrize(("args", "profile"), [([], (1, 8, 32)), (["--batch", "1:2:4"], (1, 2, 4))])
+def test_engine_builds_get_the_batch_profile_asked_for_or_the_default(args, profile):
+    """--batch is None until the engine stage: the default profile applies to engine builds only."""
+    from vitpose_trt.cli.export import _build_options, parser
+
+    options = _build_options(parser().parse_args(["--model", "vitpose-tiny", "--builder", "tensorrt-rtx", *args]))
+    assert options.batch == profile
+    assert _build_options(parser().parse_args(["--model", "vitpose-tiny", "--builder", "none"])) is None
+
+
+def test_help_lists_only_the_exit_codes_export_can_end_with(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    table = capsys.readouterr().out.split("exit codes:\n")[1]
+    assert [line.split()[0] for line in table.splitlines()] == ["0", "1", "2", "130"]
+    assert "--strict" not in table and "--resume" not in table and "SIGTERM" not in table
 
 
 def test_unwritable_output_exits_2(capsys, tmp_path):

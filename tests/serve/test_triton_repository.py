@@ -80,6 +80,11 @@ def test_bad_repository_options(served_onnx, tmp_path):
         model_repository_from(served_onnx, tmp_path, RepositoryOptions(net_backend="tensorrt"))
     with pytest.raises(ConfigError, match="unknown Triton net backend"):
         RepositoryOptions(net_backend="tensorflow")
+    for field, value, message in (("net_instances", 0, "net_instances must be a positive integer, got 0"),
+                                  ("max_batch", True, "max_batch must be a positive integer"),
+                                  ("queue_delay_us", -1, "queue_delay_us must be a non-negative integer")):
+        with pytest.raises(ConfigError, match=message):
+            RepositoryOptions(**{field: value})
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import argparse
 import shlex
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from ..errors import UserError, VitPoseError
+from ..errors import ConfigError, UserError, VitPoseError
 
 #: Exit codes, the same for every command (argparse already uses 2 for bad arguments; user errors join it).
 EXIT_OK = 0
@@ -17,13 +17,23 @@ EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
-EXIT_CODES_HELP = f"""exit codes:
-  {EXIT_OK}    done: every input was processed
-  {EXIT_FAILURE}    failure (a model, engine or library error)
-  {EXIT_USER_ERROR}    user error (arguments, missing or unusable files; with --strict, an unreadable input)
-  {EXIT_SKIPPED}    finished, but some inputs could not be read and were skipped (listed at the end)
-  {EXIT_INTERRUPTED}  stopped by Ctrl-C or SIGTERM; the results so far are written
-       (vitpose-infer / vitpose-eval: --resume continues the run)"""
+#: What each exit code means in a command's help; a command that cannot end with some lists only its own.
+EXIT_CODE_MEANINGS = {
+    EXIT_OK: "done: every input was processed",
+    EXIT_FAILURE: "failure (a model, engine or library error)",
+    EXIT_USER_ERROR: "user error (arguments, missing or unusable files; with --strict, an unreadable input)",
+    EXIT_SKIPPED: "finished, but some inputs could not be read and were skipped (listed at the end)",
+    EXIT_INTERRUPTED: "stopped by Ctrl-C or SIGTERM; the results so far are written\n"
+                      "       (vitpose-infer / vitpose-eval: --resume continues the run)",
+}
+
+
+def exit_codes_help(meanings: Mapping[int, str] = EXIT_CODE_MEANINGS) -> str:
+    """The "exit codes:" table of a command's help epilog: one row per code of `meanings`."""
+    return "exit codes:\n" + "\n".join(f"  {code:<5}{meaning}" for code, meaning in meanings.items())
+
+
+EXIT_CODES_HELP = exit_codes_help()
 
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +45,18 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show full tracebacks and library logs")
+
+
+def given_flags(args: argparse.Namespace, dests: Mapping[str, str]) -> list[str]:
+    """The flags of `dests` (flag -> argparse dest, each defaulting to None) that `args` has a value for."""
+    return [flag for flag, dest in dests.items() if getattr(args, dest) is not None]
+
+
+def refuse_without(given: Sequence[str], needed: str) -> None:
+    """`ConfigError` "FLAGS need(s) NEEDED" when options that only act through `needed` are `given` without it
+    (ignoring them would silently drop what was asked for)."""
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} {needed}")
 
 
 def run_command(body: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,

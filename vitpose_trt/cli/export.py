@@ -44,11 +44,21 @@ from ..export.pipeline import (
     default_calib_count,
     needs_calibration,
 )
-from .common import add_verbose_flag, run_command
+from .common import (
+    EXIT_CODE_MEANINGS,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    add_verbose_flag,
+    exit_codes_help,
+    run_command,
+)
 from .export_detector import (
     add_detector_arguments,
     checked_detector_arguments,
     export_detector_from,
+    refuse_detector_options,
 )
 from .export_triton import add_triton_arguments, repository_options, write_repository
 
@@ -57,10 +67,14 @@ BUILDER_CHOICES = (*BUILDERS, "none")
 DEFAULT_PRECISION = "fp16"
 DEFAULT_OUTPUT = "out"
 DEFAULT_BATCH_TEXT = ":".join(str(b) for b in DEFAULT_BATCH)
+#: The exit codes vitpose-export ends with (it skips no inputs and has no --strict or --resume).
+EXIT_CODES = {EXIT_OK: "done: the files are written", EXIT_FAILURE: EXIT_CODE_MEANINGS[EXIT_FAILURE],
+              EXIT_USER_ERROR: "user error (arguments, missing or unusable files)",
+              EXIT_INTERRUPTED: "stopped by Ctrl-C; the ONNX files, engines and reports written so far are complete"}
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vitpose-export", description=__doc__,
+    p = argparse.ArgumentParser(prog="vitpose-export", description=__doc__, epilog=exit_codes_help(EXIT_CODES),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     m = p.add_argument_group("model")
     m.add_argument("--model", metavar="NAME", help="variant, e.g. vitpose-b (inferred from --weights when omitted; "
@@ -77,7 +91,8 @@ def parser() -> argparse.ArgumentParser:
                    help="who runs the converted file: tensorrt (default), onnxruntime-cpu (int8 only: "
                    "ONNX Runtime's dynamic int8, unquantized ops fp32, no calibration, no engine; "
                    "<model>-int8-cpu.onnx) or openvino (int8: NNCF, <model>-int8-openvino.xml; bf16: a report)")
-    o.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help="ONNX opset, 17-20 (default 17)")
+    o.add_argument("--opset", type=int, metavar="N", help=f"ONNX opset of the exported graph, "
+                   f"{SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1} (default {DEFAULT_OPSET})")
     o.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"output folder (default ./{DEFAULT_OUTPUT})")
     c = p.add_argument_group("calibration (fp16 range analysis, int8/fp8 scales; not for fp32, bf16 or "
@@ -92,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--builder", metavar="{auto,tensorrt,tensorrt-rtx,none}",
                    help="auto: tensorrt if importable, else tensorrt_rtx; none: stop after ONNX (default auto; "
                    "--target onnxruntime-cpu / openvino build no engine)")
-    e.add_argument("--batch", default=DEFAULT_BATCH_TEXT, metavar="MIN:OPT:MAX",
+    e.add_argument("--batch", metavar="MIN:OPT:MAX",
                    help=f"optimization profile of the batch axis (default {DEFAULT_BATCH_TEXT})")
     e.add_argument("--workspace", type=int, metavar="MIB", help="builder workspace limit in MiB")
     e.add_argument("--opt-level", type=int, metavar="N", help="builder optimization level 0-5 (library default 3)")
@@ -130,7 +145,9 @@ def _checked_names(args: argparse.Namespace) -> None:
     if args.weights is not None and not Path(args.weights).expanduser().exists() and not is_hub_id(args.weights):
         raise CheckpointError(f"weights not found: {args.weights} (no such file or folder, nor a Hugging Face Hub "
                               "id org/name[@revision])")
-    if args.opset not in SUPPORTED_OPSETS:
+    if args.opset is None:
+        args.opset = DEFAULT_OPSET
+    elif args.opset not in SUPPORTED_OPSETS:
         raise ConfigError(f"unsupported opset {args.opset}: use {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1}")
 
 
@@ -163,18 +180,19 @@ def _checked_calibration(args: argparse.Namespace) -> None:
 
 
 def _build_options(args: argparse.Namespace):
-    """The engine stage's `BuildOptions`, or None for --builder none (the batch is validated either way)."""
+    """The engine stage's `BuildOptions`, or None for --builder none (which refuses the engine options)."""
     from ..artifacts.build_options import BuildOptions, parse_batch
 
-    batch = parse_batch(args.batch)
     if args.builder == "none":
-        engine_only = {"--workspace": args.workspace, "--opt-level": args.opt_level,
+        engine_only = {"--batch": args.batch, "--workspace": args.workspace, "--opt-level": args.opt_level,
                        "--compute-capability": args.compute_capability, "--timing-cache": args.timing_cache,
                        "--force": args.force or None}
         given = [flag for flag, value in engine_only.items() if value is not None]
         if given:  # ignoring them would silently drop what was asked for
-            raise ConfigError(f"{', '.join(given)} only apply to engine builds; --builder none builds no engine")
+            why = "--builder none" if args.target == DEFAULT_TARGET else f"--target {args.target}"
+            raise ConfigError(f"{', '.join(given)} only apply to engine builds; {why} builds no engine")
         return None
+    batch = parse_batch(DEFAULT_BATCH_TEXT if args.batch is None else args.batch)
     ccs = tuple(c for c in (args.compute_capability or "").split(",") if c.strip())
     return BuildOptions(builder=args.builder, batch=batch, workspace_mib=args.workspace,
                         optimization_level=args.opt_level, compute_capabilities=ccs,
@@ -223,6 +241,7 @@ def _calibration_crops(args: argparse.Namespace, warp: str):
 def _export(args: argparse.Namespace) -> int:
     if args.detector is not None:
         return _export_detector(args)
+    refuse_detector_options(args)
     _checked_names(args)
     options = _build_options(args)
     repository = repository_options(args, _checked_output)

@@ -11,10 +11,16 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
+from .common import given_flags, refuse_without
+from .export_triton import TRITON_OPTIONS
 
-#: Pose-model options that mean nothing for a detector (refused rather than ignored).
+#: Pose-model options that mean nothing for a detector (refused rather than ignored): its ONNX is imported with
+#: the opset it has, and a Triton model repository serves a pose model.
 POSE_ONLY = {"--model": "model", "--weights": "weights", "--dataset": "dataset", "--calib-images": "calib_images",
-             "--calib-annotations": "calib_annotations"}
+             "--calib-annotations": "calib_annotations", "--opset": "opset", **TRITON_OPTIONS}
+#: Options that describe the detector ONNX, so mean nothing without --detector.
+DETECTOR_ONLY = {"--detector-size": "detector_size", "--detector-layout": "detector_layout",
+                 "--detector-classes": "detector_classes"}
 
 
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,12 +48,17 @@ def parsed_ints(text: str | None, flag: str, count: int | None = None) -> tuple[
     return values
 
 
+def refuse_detector_options(args: argparse.Namespace) -> None:
+    """Fail fast on --detector-* options given for a pose model (without --detector)."""
+    refuse_without(given_flags(args, DETECTOR_ONLY), "--detector")
+
+
 def checked_detector_arguments(args: argparse.Namespace) -> None:
     """Fail fast on options that do not apply to a detector."""
     from ..export.detector_export import DETECTOR_PRECISIONS
     from ..export.pipeline import DEFAULT_TARGET
 
-    given = [flag for flag, key in POSE_ONLY.items() if getattr(args, key) is not None]
+    given = given_flags(args, POSE_ONLY)
     if args.target != DEFAULT_TARGET:
         given.append("--target")
     if given:

@@ -25,6 +25,7 @@ from ..artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_onnx
 from ..artifacts.sidecar import ENGINE_SUFFIXES, sidecar_for_engine
 from ..atomic_files import write_text_atomically
 from ..errors import ConfigError
+from ..option_checks import non_negative_int, positive_int
 from .pbtxt import Enum, pbtxt
 from .protocol import POSE_MODEL, RequestLimits, model_inputs, model_outputs
 from .repository_layout import (
@@ -73,9 +74,9 @@ class RepositoryOptions:
     def __post_init__(self) -> None:
         if self.net_backend is not None and self.net_backend not in NET_BACKENDS:
             raise ConfigError(f"unknown Triton net backend {self.net_backend!r}; valid: {', '.join(NET_BACKENDS)}")
-        counts = (self.net_max_batch, self.net_instances, self.pose_instances, self.max_batch)
-        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts) or self.queue_delay_us < 0:
-            raise ConfigError("batch sizes and instance counts must be positive integers, the queue delay >= 0")
+        for name in ("net_max_batch", "net_instances", "pose_instances", "max_batch"):
+            positive_int(name, getattr(self, name))
+        non_negative_int("queue_delay_us", self.queue_delay_us)
 
 
 @dataclass(frozen=True)
