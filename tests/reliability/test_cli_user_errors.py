@@ -62,6 +62,9 @@ BAD_INVOCATIONS = [
     ("infer", "tiny.onnx photos --min-box-score abc", "invalid float value"),
     ("infer", "tiny.onnx empty-folder", "no images"),
     ("infer", "tiny.onnx photos --backend tensorrt", "sidecar"),
+    # OpenCV's and FFmpeg's own log lines (a cut file, no camera) stay out of the one line (shown with -v).
+    ("infer", "tiny.onnx cut.mp4", "cut.mp4: OpenCV cannot open this video"),
+    ("infer", "tiny.onnx 9", "camera 9: OpenCV cannot open it"),
     ("eval", "tiny.onnx", "required: --annotations, --images"),
     ("eval", "tiny.onnx --annotations missing.json --images photos", "cannot read annotations"),
     ("eval", "tiny.onnx --annotations notes.json --images photos", "cannot read annotations"),
@@ -87,6 +90,11 @@ def workspace(tmp_path_factory, tiny_onnx_path):
     (folder / "a-file").write_text("a file, not a folder\n")
     (folder / "empty-folder").mkdir()
     (folder / "photos").mkdir()
+    writer = cv2.VideoWriter(str(folder / "whole.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for level in range(10):
+        writer.write(np.full((48, 64, 3), 20 * level, np.uint8))
+    writer.release()
+    (folder / "cut.mp4").write_bytes((folder / "whole.mp4").read_bytes()[:300])  # no moov atom: FFmpeg logs
     cv2.imwrite(str(folder / "photos" / "000000000001.jpg"), np.full((96, 64, 3), 128, np.uint8))
     return folder
 

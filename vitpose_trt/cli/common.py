@@ -4,6 +4,7 @@ where it got to and how to continue."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import traceback
@@ -34,6 +35,10 @@ def exit_codes_help(meanings: Mapping[int, str] = EXIT_CODE_MEANINGS) -> str:
 
 
 EXIT_CODES_HELP = exit_codes_help()
+#: Log settings libraries read from the environment when they load: OpenCV's own warnings and its FFmpeg's
+#: messages (a camera index with no camera, a cut video, a refused stream) would break the one-line errors,
+#: which already say what went wrong. Without --verbose they are set, unless the user set them.
+QUIET_LIBRARY_LOGS = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8"}
 
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +81,9 @@ def run_command(body: Callable[[argparse.Namespace], int | None], parser: argpar
     argv = list(sys.argv[1:] if argv is None else argv)
     parser.set_defaults(argv=argv)
     args = parser.parse_args(argv)
+    if not getattr(args, "verbose", False):
+        for name, value in QUIET_LIBRARY_LOGS.items():
+            os.environ.setdefault(name, value)
     try:
         return body(args) or 0
     except KeyboardInterrupt:

@@ -11,7 +11,6 @@ fused attention accumulates in fp32, so casting it out would only break attentio
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
@@ -27,10 +26,9 @@ from .files import (
     save_onnx_atomic,
     source_metadata,
 )
+from .modelopt_logs import set_modelopt_log_level
 from .recipes import FP16_CONVERTER
 
-#: ModelOpt's ONNX loggers (AutoCast's has its own level).
-MODELOPT_LOGGERS = ("modelopt.onnx", "modelopt.onnx.autocast")
 #: AutoCast's default `data_max`: fp16's spacing is 0.5 at 512, too coarse for activations beyond it.
 FP16_DATA_MAX = 512.0
 #: Calibration crops the CLI uses for fp16 by default: only activation ranges are needed.
@@ -54,8 +52,7 @@ def fp16_onnx_from_fp32(
     Written atomically.
     """
     autocast = import_optional("modelopt.onnx.autocast", "fp16 conversion (ModelOpt AutoCast)")
-    for name in MODELOPT_LOGGERS:  # AutoCast logs every node decision at INFO.
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    set_modelopt_log_level(verbose)
     metadata = source_metadata(src)
     out_of_range = nodes_out_of_range(src, tensor_absmax(src, calibration_crops), FP16_DATA_MAX)
     try:

@@ -32,6 +32,7 @@ from .files import (
     source_metadata,
 )
 from .fp16 import DEFAULT_FP32_OPS
+from .modelopt_logs import set_modelopt_log_level
 from .recipes import MODELOPT_QUANTIZER
 
 QUANTIZED_PRECISIONS = ("int8", "fp8")
@@ -120,6 +121,7 @@ def _modelopt_quantized(src, mode: str, crops: np.ndarray, excluded: list[str], 
     """
     onnx = import_optional("onnx", "ONNX export")
     modelopt_quantization = import_optional("modelopt.onnx.quantization", "int8/fp8 quantization (ModelOpt)")
+    set_modelopt_log_level(verbose)
     with tempfile.TemporaryDirectory(prefix=f"vitpose-{mode}-") as tmp:
         work = copy_onnx(src, tmp)
         out = Path(tmp) / f"quantized-{mode}.onnx"
