@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from vitpose_trt.bench.server_load import LoadPlan, run_load, server_sender
-from vitpose_trt.errors import ConfigError, VitPoseError
+from vitpose_trt.errors import ConfigError
+from vitpose_trt.serve.client import ServerError
 
 IMAGE = np.zeros((64, 48, 3), np.uint8)
 BOXES = np.array([[4, 4, 40, 60]], np.float32)
@@ -42,14 +43,19 @@ def _echo_sender(image, boxes):
     return boxes
 
 
+def test_a_url_with_a_scheme_is_refused_by_the_client():
+    from vitpose_trt.serve.client import PoseClient
+
+    with pytest.raises(ConfigError, match="give host:port, without a scheme"):
+        PoseClient("http://127.0.0.1:8000", protocol="http")
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_a_refused_warm_up_ends_the_run_with_its_error(refused_url, protocol):
     plan = LoadPlan(clients=3, requests=6, warmup=1)
     outcome = _outcome_within(PROMPT_S, lambda: run_load(server_sender(refused_url, protocol), IMAGE, BOXES, plan))
     error = outcome.get("error")
-    assert isinstance(error, (VitPoseError, OSError)), outcome
-    if protocol == "grpc":  # the HTTP client raises the socket's own ConnectionRefusedError
-        assert refused_url in str(error)
+    assert isinstance(error, ServerError) and refused_url in str(error), outcome
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])

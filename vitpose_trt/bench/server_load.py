@@ -57,7 +57,8 @@ def request_boxes(boxes: np.ndarray, request_id: int) -> np.ndarray:
 def run_load(make_sender: Callable[[], Sender], image: np.ndarray, boxes: np.ndarray, plan: LoadPlan) -> dict:
     """Run `plan` with one `make_sender()` per client thread; returns the load report (see `load_report`).
 
-    A request that fails (a toolkit error, a dropped connection) counts as failed and the run goes on. An
+    A request that fails (a `VitPoseError`: refused, or the server unreachable) counts as failed and the run
+    goes on. An
     error while a client starts (making its sender, its warm-up requests) stops every client and is raised
     here, as is any other error of a client thread.
     """
@@ -112,7 +113,7 @@ class _LoadRun:
             began = time.perf_counter()
             try:
                 answer = send(self.image, sent)
-            except (VitPoseError, OSError) as exc:
+            except VitPoseError as exc:
                 with self.lock:
                     self.failures.append((request_id, str(exc)))
                 continue

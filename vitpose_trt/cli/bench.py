@@ -265,8 +265,6 @@ def _checked_server(url: str, protocol: str) -> None:
     from ..serve.client import PoseClient
     from ..serve.protocol import POSE_MODEL
 
-    if "://" in url:
-        raise ConfigError(f"--server {url}: give host:port, without a scheme")
     with PoseClient(url, protocol=protocol) as client:
         if not client.is_ready(POSE_MODEL):
             raise ConfigError(f"--server {url}: no pose server ready there ({protocol}): is it running, at this "

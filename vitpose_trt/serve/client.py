@@ -60,6 +60,8 @@ class PoseClient:
     def __init__(self, url: str = "127.0.0.1:8001", protocol: str = "grpc", timeout_s: float | None = DEFAULT_TIMEOUT_S):
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+        if "://" in url:  # tritonclient takes host:port only, and its errors would not say so
+            raise ConfigError(f"server {url}: give host:port, without a scheme")
         self.protocol, self.url, self.timeout_s = protocol, url, timeout_s
         self._module = import_optional(f"tritonclient.{protocol}", "the vitpose-serve client")
         self._utils = import_optional("tritonclient.utils", "the vitpose-serve client")
@@ -125,6 +127,8 @@ class PoseClient:
             result = self._infer(model, inputs, outputs)
         except self._utils.InferenceServerException as exc:
             raise ServerError(f"{model} at {self.url}: {exc.message() or exc}") from None
+        except OSError as exc:  # the HTTP client lets the socket's own errors through (connection refused, reset)
+            raise ServerError(f"{model} at {self.url}: {exc}") from None
         error = result.as_numpy(ERROR).reshape(-1)[0]
         if error:
             raise InputError(f"{model} at {self.url} refused the request: "
