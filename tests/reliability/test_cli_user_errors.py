@@ -31,7 +31,7 @@ BAD_INVOCATIONS = [
     ("export", "--output a-file", "cannot create output folder"),
     ("export", "--compute-capability 9.9 --builder tensorrt-rtx", "cannot target compute capability"),
     ("export", "--unknown-flag", "unrecognized arguments"),
-    ("export", "--builder none --workspace 512", "only apply to engine builds"),
+    ("export", "--builder none --workspace 512", "--workspace only applies to engine builds"),
     ("export", "--triton-net python", "--triton-net needs --triton-repo"),
     ("export", "--triton-repo repo --triton-net tensorrt --builder none", "needs an engine"),
     ("export", "--triton-repo repo --triton-net cuda", "unknown Triton net backend"),

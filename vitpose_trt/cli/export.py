@@ -190,7 +190,8 @@ def _build_options(args: argparse.Namespace):
         given = [flag for flag, value in engine_only.items() if value is not None]
         if given:  # ignoring them would silently drop what was asked for
             why = "--builder none" if args.target == DEFAULT_TARGET else f"--target {args.target}"
-            raise ConfigError(f"{', '.join(given)} only apply to engine builds; {why} builds no engine")
+            raise ConfigError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} to engine builds; "
+                              f"{why} builds no engine")
         return None
     batch = parse_batch(DEFAULT_BATCH_TEXT if args.batch is None else args.batch)
     ccs = tuple(c for c in (args.compute_capability or "").split(",") if c.strip())
