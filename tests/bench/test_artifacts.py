@@ -42,3 +42,21 @@ def test_missing_and_damaged_files_are_not_current(tmp_path):
     assert not _is_current_cpu_int8(path)
     path.write_bytes(b"half an ONNX file")
     assert not _is_current_cpu_int8(path)
+
+
+def test_a_checkpoint_folder_is_keyed_by_the_files_in_it(tmp_path):
+    """Weights copied over a Hugging Face folder's files change the cached export's name (the folder's own
+    size and time do not change)."""
+    from vitpose_trt.bench.artifacts import _cache_stem
+
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(b"tiny weights")
+    before = _cache_stem(model_source(str(folder)))
+    assert before == _cache_stem(model_source(str(folder))) and before.startswith("hf-")
+    folder_times = folder.stat().st_mtime_ns
+    weights.write_bytes(b"the weights of a larger model")
+    assert folder.stat().st_mtime_ns == folder_times  # what the old key looked at
+    assert _cache_stem(model_source(str(folder))) != before

@@ -1,7 +1,7 @@
 """ONNX files the benchmark needs, exported once into a cache folder by the export library.
 
 Named models get seeded random weights (speed does not depend on the values); checkpoints are keyed by
-their path, size and modification time. What counts as cached, the lock that keeps two runs from exporting
+their path and the size and modification time of their files. What counts as cached, the lock that keeps two runs from exporting
 at once and the accuracy reports beside the files are the export library's (`export_precision` with
 `reuse_current`, `recipes.is_current`), the same as for `vitpose-export`.
 """
@@ -52,11 +52,16 @@ def torch_model(source: ModelSource):
 
 
 def _cache_stem(source: ModelSource) -> str:
+    """The cached export's name: the model name, or the checkpoint's stem and a digest of its path and of the
+    size and modification time of every file it is made of (a folder's own times do not change when its
+    weights are copied over)."""
     if source.kind == "name":
         return source.name
-    stat = source.path.stat()
-    key = f"{source.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
-    return f"{source.path.stem}-{hashlib.sha256(key).hexdigest()[:KEY_DIGEST_CHARS]}"
+    path = source.path.resolve()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    key = "\n".join([str(path), *(f"{f.relative_to(path.parent)}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
+                                   for f in files)])
+    return f"{source.path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:KEY_DIGEST_CHARS]}"
 
 
 def onnx_for(source: ModelSource, precision: str, folder: Path, target: str = TENSORRT_TARGET) -> Path:
