@@ -171,3 +171,32 @@ def test_sigterm_stops_the_server_cleanly(server):
     assert code == 0, server.log_tail()
     assert "vitpose-serve: stopped" in server.log_tail()
     assert not any(port_open(port) for port in server.ports.values()), server.ports
+
+
+def test_requests_cut_off_at_the_exit_timeout_make_the_stop_a_failure(server_pool, served_onnx, astronaut_rgb):
+    """SIGTERM while requests run longer than --exit-timeout: Triton cuts them off and exits with a failure,
+    which vitpose-serve reports (exit 1, saying why) instead of "stopped" and 0."""
+    import time
+
+    slow = server_pool.start_cli([str(served_onnx), "--threads", "1", "--max-batch", "1", "--exit-timeout", "1"])
+    boxes = np.tile(ASTRONAUT_BOXES, (60, 1))  # 180 persons: seconds of work on one thread
+    errors = []
+
+    def request():
+        try:
+            with PoseClient(slow.grpc_url, timeout_s=120) as client:
+                client.poses(astronaut_rgb, boxes)
+        except Exception as exc:  # noqa: BLE001 - cut off by the stop, as this test makes happen
+            errors.append(exc)
+
+    clients = [threading.Thread(target=request) for _ in range(2)]
+    for client in clients:
+        client.start()
+    time.sleep(1.0)  # both requests in flight, neither done
+    code = slow.stop(signal.SIGTERM)
+    for client in clients:
+        client.join(120)
+    tail = slow.log_tail()
+    assert code == 1, tail
+    assert "did not stop cleanly" in tail and "--exit-timeout 1 s were cut off" in tail
+    assert "vitpose-serve: stopped" not in tail

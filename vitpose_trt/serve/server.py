@@ -94,7 +94,8 @@ def serve(models: list[ServedModel], options: ServerOptions, stop: threading.Eve
     """Serve `models` until `stop` is set, then stop Triton (in-flight requests finish first).
 
     on_ready: called once every model is loaded and the ports listen. Raises `ServerStopped` when the
-    server dies on its own, `MissingDependencyError` / `ConfigError` when PyTriton cannot run here.
+    server dies on its own, or when it did not stop cleanly (in-flight requests outlasted the exit timeout,
+    and Triton cut them off); `MissingDependencyError` / `ConfigError` when PyTriton cannot run here.
     """
     options.check_ports_free()
     triton_module, model_config = pytriton_modules()
@@ -102,15 +103,28 @@ def serve(models: list[ServedModel], options: ServerOptions, stop: threading.Eve
     triton = triton_module.Triton(config=_triton_config(triton_module, options),
                                   security_config=triton_module.TritonSecurityConfig(
                                       restricted_endpoints=list(GUARDED_ENDPOINTS)))
+    exits = []
     with triton:
         for model in models:
             _bind(triton, model_config, model, options)
         triton.run()
+        _on_tritonserver_exit(triton, lambda success, code: exits.append((success, code)))
         if on_ready is not None:
             on_ready()
         while not stop.wait(LIVENESS_PERIOD_S):
             if not triton.is_alive():
                 raise ServerStopped("the Triton server stopped on its own; run with --verbose for its log")
+    if exits and not exits[0][0]:
+        raise ServerStopped(f"the Triton server did not stop cleanly (exit code {exits[0][1]}): requests still "
+                            f"running after --exit-timeout {options.exit_timeout_s} s were cut off")
+
+
+def _on_tritonserver_exit(triton, callback: Callable[[bool, int], None]) -> None:
+    """Have `callback(success, exit_code)` called when the tritonserver process ends. PyTriton tells only its
+    log ("exited with failure") and stops alike either way; its process wrapper takes such callbacks."""
+    process = getattr(triton, "_triton_server", None)
+    if process is not None and hasattr(process, "register_on_exit"):
+        process.register_on_exit(callback)
 
 
 def pytriton_modules():
