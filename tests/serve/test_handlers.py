@@ -71,6 +71,24 @@ def test_images_over_the_limit_are_refused_before_decoding(astronaut_rgb):
         image_from_request(_request(image=astronaut_rgb), "rgb", limits)
 
 
+def test_a_valid_png_wider_than_the_decoder_takes_is_refused_saying_so():
+    """libpng refuses sides over a million pixels: the error says that, not "corrupt or truncated"."""
+    import struct
+    import zlib
+
+    import cv2
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    width = 1_000_001  # OpenCV cannot write it either: the file is put together here
+    wide = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(1 + 3 * width))) + chunk(b"IEND", b""))
+    assert cv2.imdecode(np.frombuffer(wide, np.uint8), cv2.IMREAD_COLOR) is None  # what the decoder does
+    with pytest.raises(InputError, match=r"png image of 1000001x1: a side over the 1000000 px the decoder takes"):
+        decoded_image(wide, 10**7, "rgb")
+
+
 def test_one_inference_for_the_crops_of_several_requests(counted_estimator, astronaut_rgb):
     """Three requests, one bad: the two good ones share one inference, the bad one gets its reason."""
     estimator, calls = counted_estimator

@@ -102,6 +102,26 @@ def test_served_poses_equal_in_process_poses(server, references, estimator, astr
         assert_same_poses(client.poses(_encoded(astronaut_rgb, ".png"), ASTRONAUT_BOXES), reference)
     local = _as_reference(estimator(astronaut_rgb, ASTRONAUT_BOXES))
     assert_same_poses(served, local, tolerance=CROSS_ENVIRONMENT_PIXELS)
+    # A 5th column of detector scores stays with the poses, as in-process (the server takes boxes only).
+    with_scores = np.concatenate([ASTRONAUT_BOXES, [[0.9], [0.4], [0.7]]], axis=1)
+    with PoseClient(url, protocol=protocol) as client:
+        scored = client.poses(astronaut_rgb, with_scores)
+    np.testing.assert_array_equal(scored.box_scores, estimator(astronaut_rgb, with_scores).box_scores)
+    assert scored.to_coco(1)[0]["score"] == pytest.approx(estimator(astronaut_rgb, with_scores).to_coco(1)[0]["score"],
+                                                          abs=1e-3)
+
+
+def test_what_the_client_cannot_send_or_reach_is_a_clear_error(server, astronaut_rgb):
+    from vitpose_trt.errors import InputError
+    from vitpose_trt.serve import ServerError
+
+    with PoseClient(server.grpc_url) as client, pytest.raises(InputError, match="non-empty"):
+        client.poses(np.zeros((0, 64, 3), np.uint8), ASTRONAUT_BOXES)
+    # HTTP spoken to the gRPC port: not ready, and a request is a ServerError naming the address.
+    with PoseClient(server.grpc_url, protocol="http") as confused:
+        assert not confused.is_ready()
+        with pytest.raises(ServerError, match=server.grpc_url):
+            confused.poses(astronaut_rgb, ASTRONAUT_BOXES)
 
 
 def test_jpeg_images_are_decoded_on_the_server(server, estimator, astronaut_rgb):

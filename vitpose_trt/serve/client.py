@@ -6,6 +6,8 @@ One client holds one connection; it is not meant to be shared between threads: m
 
 from __future__ import annotations
 
+import dataclasses
+import http.client
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,19 +83,27 @@ class PoseClient:
         """Whether the server answers and `model` is loaded (False while it starts or when unreachable)."""
         try:
             return bool(self._client.is_server_ready() and self._client.is_model_ready(model))
-        except (self._utils.InferenceServerException, OSError, ConnectionError):
+        except self._transport_errors():
             return False
+
+    def _transport_errors(self) -> tuple[type[BaseException], ...]:
+        """What tritonclient raises for a server it cannot talk to: its own exception, the socket's errors, and
+        (HTTP) the parser's when the port speaks another protocol (the gRPC port, say)."""
+        return self._utils.InferenceServerException, OSError, http.client.HTTPException
 
     def poses(self, image, boxes, model: str = POSE_MODEL) -> Poses:
         """Poses of the (N, 4) xyxy image-px `boxes` in `image`: (H, W, 3) uint8 pixels in the server's color
         order (`vitpose-serve --color`, default rgb) or the bytes of a JPEG/PNG file. Raises `InputError`
         when the server refuses the request's content (with its reason), `ServerError` otherwise."""
-        xyxy = checked_boxes(boxes)[0].xyxy.astype(np.float32)
+        checked, box_scores = checked_boxes(boxes)
+        xyxy = checked.xyxy.astype(np.float32)
         rows = np.zeros((1, padded_box_rows(len(xyxy)), 4), np.float32)
         rows[0, : len(xyxy)] = xyxy
         inputs = [self._image_input(image), self._input(BOXES, rows),
                   self._input(BOX_COUNT, np.array([[len(xyxy)]], np.int32))]
-        return self._poses(model, inputs)
+        poses = self._poses(model, inputs)
+        # The server takes boxes only; a 5th column stays here, as PoseEstimator keeps it (Poses.to_coco).
+        return poses if box_scores is None else dataclasses.replace(poses, box_scores=box_scores.astype(np.float32))
 
     def detect_poses(self, image, model: str = E2E_MODEL) -> Poses:
         """Persons found and their poses in `image` (as in `poses`), from the `vitpose_e2e` model; the Poses
@@ -111,9 +121,9 @@ class PoseClient:
     def _image_input(self, image):
         if isinstance(image, (bytes, bytearray, memoryview)):
             return self._input(IMAGE, np.array([[bytes(image)]], dtype=np.object_))
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3:
-            raise InputError("image must be (H, W, 3) uint8 numpy pixels or the bytes of a JPEG/PNG file, got "
-                             f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or 0 in image.shape:
+            raise InputError("image must be non-empty (H, W, 3) uint8 numpy pixels or the bytes of a JPEG/PNG file, "
+                             f"got {type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
         return self._input(IMAGE_RAW, np.ascontiguousarray(image)[None])
 
     def _input(self, name: str, array: np.ndarray):
@@ -127,8 +137,8 @@ class PoseClient:
             result = self._infer(model, inputs, outputs)
         except self._utils.InferenceServerException as exc:
             raise ServerError(f"{model} at {self.url}: {exc.message() or exc}") from None
-        except OSError as exc:  # the HTTP client lets the socket's own errors through (connection refused, reset)
-            raise ServerError(f"{model} at {self.url}: {exc}") from None
+        except self._transport_errors() as exc:
+            raise ServerError(f"{model} at {self.url}: {exc!r}") from None
         error = result.as_numpy(ERROR).reshape(-1)[0]
         if error:
             raise InputError(f"{model} at {self.url} refused the request: "

@@ -23,6 +23,8 @@ _JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 #: JPEG markers without a length field: TEM, RST0-7, SOI, EOI.
 _JPEG_BARE_MARKERS = frozenset({0x01, *range(0xD0, 0xDA)})
 _MARKER_PREFIX = 0xFF
+#: The longest side OpenCV's decoders take: libpng's default user limit, and libjpeg's JPEG_MAX_DIMENSION.
+DECODER_SIDE_LIMITS = {"png": 1_000_000, "jpeg": 65_500}
 
 
 def encoded_image_size(data: bytes) -> tuple[str, int, int]:
@@ -75,6 +77,9 @@ def decoded_image(data: bytes, max_pixels: int, color: str = "bgr") -> np.ndarra
                          f"{max_pixels}")
     if width == 0 or height == 0:
         raise InputError(f"image header says {width}x{height}: an empty image")
+    if max(width, height) > DECODER_SIDE_LIMITS[kind]:
+        raise InputError(f"{kind} image of {width}x{height}: a side over the {DECODER_SIDE_LIMITS[kind]} px the "
+                         "decoder takes; send raw pixels or a smaller image")
     cv2 = import_optional("cv2", "decoding JPEG/PNG requests")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
