@@ -67,6 +67,36 @@ def test_official_pth_with_or_without_wrapper(tmp_path, tiny, wrapper):
     assert not model.training and same_outputs(model, tiny)
 
 
+def _with_numpy_1_names(path):
+    """The checkpoint at `path` as numpy 1.x writes it (numpy.core.multiarray, not numpy._core)."""
+    import zipfile
+
+    old = path.with_name(f"{path.stem}-numpy1.pth")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(old, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.endswith("data.pkl"):
+                data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+            target.writestr(item, data)
+    return old
+
+
+def test_numpy_numbers_in_the_training_metadata_load_and_numpy_arrays_do_not(tmp_path, tiny):
+    """mmcv keeps numpy numbers in a checkpoint's meta (hook_msgs.best_score, ...): harmless, so loaded, under
+    numpy 1 and 2 names. A numpy array needs numpy's array reconstructor: refused, naming it."""
+    meta = {"epoch": 210, "hook_msgs": {"best_score": np.float64(0.758), "best_epoch": np.int64(200)},
+            "flags": [np.bool_(True), np.float32(0.5), np.complex64(1j)]}
+    torch.save({"meta": meta, "state_dict": official_layout(tiny)}, tmp_path / "mmcv.pth")
+    numpy_1 = _with_numpy_1_names(tmp_path / "mmcv.pth")
+    assert b"numpy.core.multiarray\nscalar" in numpy_1.read_bytes()
+    for path in (tmp_path / "mmcv.pth", numpy_1):
+        assert same_outputs(vt.load_model(path), tiny)
+    torch.save({"meta": {"losses": np.zeros(3)}, "state_dict": official_layout(tiny)}, tmp_path / "array.pth")
+    with pytest.raises(vt.CheckpointError, match=r"array\.pth: .* it needs numpy\.(_core|core)\.multiarray\."
+                                                 r"_reconstruct"):
+        vt.load_model(tmp_path / "array.pth")
+
+
 def test_own_state_dict_and_fp16_weights_load(tmp_path, tiny):
     torch.save(tiny.state_dict(), tmp_path / "own.pth")
     assert same_outputs(vt.load_model(tmp_path / "own.pth", name="vitpose-tiny"), tiny)

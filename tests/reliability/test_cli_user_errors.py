@@ -55,7 +55,7 @@ BAD_INVOCATIONS = [
     ("infer", "tiny.onnx photos --output a-file", "not a folder"),
     ("infer", "tiny.onnx photos --output a-file/sub", "cannot create this folder"),
     ("infer", "truncated.onnx photos", "re-export it with vitpose-export"),
-    ("infer", "missing.onnx photos", "no such ONNX file"),
+    ("infer", "missing.onnx photos", "missing.onnx: no such model file"),
     ("infer", "vitpose-zzz photos", "not a model name"),
     ("infer", "tiny.onnx photos --backend nope", "unknown backend"),
     ("infer", "tiny.onnx photos --score-threshold 2", "--score-threshold"),

@@ -110,8 +110,12 @@ def test_broken_onnx_file_raises_engine_load_error(tmp_path):
     broken.write_bytes(b"not a protobuf at all")
     with pytest.raises(EngineLoadError, match="ONNX Runtime cannot load"):
         vt.PoseEstimator(broken)
-    with pytest.raises(EngineLoadError, match="no such ONNX file"):
+    with pytest.raises(EngineLoadError, match="missing.onnx: no such model file"):
         vt.PoseEstimator(tmp_path / "missing.onnx")
+    (tmp_path / "hf").mkdir()
+    with pytest.raises(EngineLoadError, match="hf: the onnxruntime backend runs .onnx files; a checkpoint runs on "
+                                              "the torch backend, or export it first"):
+        vt.PoseEstimator(tmp_path / "hf", backend="onnxruntime")
 
 
 def test_torch_backend_options(peaked_tiny):

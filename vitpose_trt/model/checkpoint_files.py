@@ -8,8 +8,10 @@ Tensors come back as stored (any dtype, on the CPU); names are not converted her
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,19 +103,44 @@ def _tensors_from_shards(index_path: Path) -> dict:
 
 def _tensors_from_pickle(path: Path) -> dict:
     torch = import_optional("torch", "reading .pth checkpoints")
+    allowed = getattr(torch.serialization, "safe_globals", None)  # PyTorch >= 2.5
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with allowed(_numpy_scalar_globals()) if allowed else contextlib.nullcontext():
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if not _looks_like_torch_save(path):
             raise CheckpointError(f"cannot read {path}: not a PyTorch checkpoint (neither torch.save's zip archive "
                                   f"nor a pickle){_model_file_hint(path)}") from None
         raise CheckpointError(
             f"refusing to load {path}: it holds pickled objects that would run code when loaded "
-            f"(only tensors and plain containers are allowed): {str(exc).splitlines()[-1]}"
+            f"(only tensors, numbers and plain containers are allowed): {_refused_global(str(exc))}"
         ) from None
     except Exception as exc:  # torch.load raises RuntimeError, EOFError, OSError, ... for damaged files
         raise CheckpointError(f"cannot read {path} (truncated or not a PyTorch checkpoint): {exc}") from None
     return _state_dict_from_object(obj, path, torch)
+
+
+def _numpy_scalar_globals() -> list:
+    """What numpy numbers in a checkpoint's metadata unpickle through (mmcv-trained checkpoints such as the
+    official ViTPose ones may keep e.g. meta["hook_msgs"]["best_score"] as one): numpy's scalar constructor,
+    under its numpy 1 and 2 module names, and the bool, integer, float and complex dtypes. None of them runs
+    code; object dtypes and arrays stay refused."""
+    import numpy
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import scalar
+    codes = "?" + numpy.typecodes["AllInteger"] + numpy.typecodes["AllFloat"]
+    dtype_classes = {type(numpy.dtype(code)) for code in codes} - {numpy.dtype}
+    return [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), numpy.dtype,
+            *sorted(dtype_classes, key=lambda cls: cls.__name__)]
+
+
+def _refused_global(message: str) -> str:
+    """What torch's weights-only unpickler refused, from its message (whose last line is a documentation link)."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", message) or re.search(r"but got (<[^>]+>)", message)
+    return f"it needs {found.group(1)}" if found else message.strip().splitlines()[-1]
 
 
 def _looks_like_torch_save(path: Path) -> bool:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
 from ...artifacts.io import ModelIO
 from ...artifacts.metadata import ArtifactMetadata
-from ...errors import ConfigError
+from ...errors import ConfigError, EngineLoadError
 from ...option_checks import positive_int
 
 #: Where a backend's inputs and outputs live: "cpu" = numpy arrays, "cuda" = CuPy arrays on the GPU.
@@ -81,6 +82,18 @@ class Backend(ABC):
         meta = self.metadata
         model = f"{meta.model}/{meta.task}/{meta.precision}" if meta else "no metadata"
         return f"{type(self).__name__}({model}, device={self.device}, max_batch={self.max_batch})"
+
+
+def checked_model_file(source, backend: str, suffixes: tuple[str, ...]) -> Path:
+    """`source` as the path of an existing file with one of `suffixes`, the files `backend` runs; else
+    `EngineLoadError` (a checkpoint or folder given to a file backend gets told to export it first)."""
+    path = Path(source)
+    if path.suffix.lower() not in suffixes:
+        raise EngineLoadError(f"{path}: the {backend} backend runs {' and '.join(suffixes)} files; a checkpoint "
+                              "runs on the torch backend, or export it first (vitpose-export)")
+    if not path.is_file():
+        raise EngineLoadError(f"{path}: no such model file")
+    return path
 
 
 def checked_max_batch(max_batch: int | None, default: int = DEFAULT_MAX_BATCH) -> int:

@@ -9,15 +9,14 @@ the metadata come from the session (no `onnx` package needed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
 from ...artifacts.io import io_of_onnxruntime_session
-from ...artifacts.onnx_metadata import metadata_from_props
+from ...artifacts.onnx_metadata import ONNX_SUFFIX, metadata_from_props
 from ...dependencies import import_optional
 from ...errors import EngineLoadError
-from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
+from .base import Backend, checked_model_file, checked_threads, max_batch_for, refused_io, zero_padded
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -66,9 +65,7 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None):
         refused_io(io, source)
         ort = import_optional("onnxruntime", "the ONNX Runtime backend")
-        path = Path(source)
-        if not path.is_file():
-            raise EngineLoadError(f"{path}: no such ONNX file")
+        path = checked_model_file(source, self.name, (ONNX_SUFFIX,))
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=session_options(ort, checked_threads(threads)),

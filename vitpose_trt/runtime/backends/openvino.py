@@ -36,7 +36,7 @@ from ...cpu_features import slow_int8_reason
 from ...dependencies import import_optional
 from ...errors import EngineLoadError
 from ...openvino_cpu import DEFAULT_PRECISION, INFERENCE_PRECISIONS, compile_properties, compiled_for_cpu
-from .base import Backend, checked_threads, max_batch_for, refused_io, zero_padded
+from .base import Backend, checked_model_file, checked_threads, max_batch_for, refused_io, zero_padded
 
 class OpenVinoBackend(Backend):
     """An OpenVINO compiled model on the CPU: numpy arrays in, numpy arrays out.
@@ -60,12 +60,8 @@ class OpenVinoBackend(Backend):
         threads = checked_threads(threads)
         compile_properties(precision, threads)  # an unknown precision is refused before anything loads
         openvino = import_optional("openvino", "the OpenVINO backend")
-        path = Path(source)
-        if path.suffix.lower() not in (ONNX_SUFFIX, OPENVINO_SUFFIX):  # OpenVINO would try its TF/Paddle readers
-            raise EngineLoadError(f"{path}: the openvino backend runs {ONNX_SUFFIX} and OpenVINO IR "
-                                  f"{OPENVINO_SUFFIX} files; export a checkpoint first (vitpose-export)")
-        if not path.is_file():
-            raise EngineLoadError(f"{path}: no such model file")
+        # Checked before OpenVINO reads it: it would try its TensorFlow and Paddle readers on anything else.
+        path = checked_model_file(source, self.name, (ONNX_SUFFIX, OPENVINO_SUFFIX))
         model = openvino_model(path)
         try:
             self.compiled, self.fp32_nodes = compiled_for_cpu(openvino, model, precision, threads, fp32_residuals)
