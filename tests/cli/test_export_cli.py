@@ -123,15 +123,6 @@ def test_engine_builds_get_the_batch_profile_asked_for_or_the_default(args, prof
     assert _build_options(parser().parse_args(["--model", "vitpose-tiny", "--builder", "none"])) is None
 
 
-def test_help_lists_only_the_exit_codes_export_can_end_with(capsys):
-    with pytest.raises(SystemExit) as stopped:
-        main(["--help"])
-    assert stopped.value.code == 0
-    table = capsys.readouterr().out.split("exit codes:\n")[1]
-    assert [line.split()[0] for line in table.splitlines()] == ["0", "1", "2", "130"]
-    assert "--strict" not in table and "--resume" not in table and "SIGTERM" not in table
-
-
 def test_unwritable_output_exits_2(capsys, tmp_path):
     (tmp_path / "file").write_text("a file, not a folder")
     code, _, err = _run(capsys, "--model", "vitpose-tiny", "--builder", "none",

@@ -123,3 +123,18 @@ def test_verbose_adds_the_traceback(workspace):
     run = _run("infer", "truncated.onnx photos --verbose", workspace)
     assert run.returncode == 2 and "Traceback" in run.stderr
     assert run.stderr.splitlines()[-1].startswith("vitpose-infer: error: ")
+
+
+@pytest.mark.parametrize(("tool", "codes"), [("export", ["0", "1", "2", "130"]), ("bench", ["0", "1", "2", "130"]),
+                                             ("serve", ["0", "1", "2"]), ("infer", ["0", "1", "2", "3", "130"]),
+                                             ("eval", ["0", "1", "2", "3", "130"])])
+def test_help_lists_the_exit_codes_each_tool_ends_with(tool, codes, capsys):
+    """Only infer and eval skip unreadable inputs (3) and take --strict / --resume; serve is never interrupted."""
+    import importlib
+
+    with pytest.raises(SystemExit) as stopped:
+        importlib.import_module(f"vitpose_trt.cli.{tool}").main(["--help"])
+    assert stopped.value.code == 0
+    table = capsys.readouterr().out.split("exit codes:\n")[1]
+    assert [line.split()[0] for line in table.splitlines() if line[:3].strip().isdigit()] == codes
+    assert ("--resume" in table) == (tool in ("infer", "eval"))

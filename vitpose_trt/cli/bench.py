@@ -22,9 +22,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import EXIT_INTERRUPTED, add_verbose_flag, run_command
+from .common import (
+    EXIT_CODE_MEANINGS,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    add_verbose_flag,
+    exit_codes_help,
+    run_command,
+)
 
 DEFAULT_MODEL = "vitpose-b"
+#: The exit codes vitpose-bench ends with (no inputs to skip, no --strict or --resume).
+EXIT_CODES = {EXIT_OK: "done: the report is written", EXIT_FAILURE: EXIT_CODE_MEANINGS[EXIT_FAILURE]
+              + "; --server: a request failed, lost, answered twice or with another request's poses",
+              EXIT_USER_ERROR: "user error (arguments, missing or unusable files, no pose server at --server)",
+              EXIT_INTERRUPTED: "stopped by Ctrl-C or SIGTERM; the report of the finished cases is written"}
 DEFAULT_BATCHES = "1,8"
 #: Timed / warm-up calls per case when not given: few on a CPU (seconds per call), more on a GPU.
 DEFAULT_ITERS = {"cpu": 10, "cuda": 100}
@@ -42,7 +56,7 @@ MAX_BATCH = 4096
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vitpose-bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="vitpose-bench", description=__doc__, epilog=exit_codes_help(EXIT_CODES),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="comma-separated model names (vitpose-s, ...), files (.onnx, .engine, checkpoint) "
                    "or Hugging Face Hub ids (org/name[@revision], e.g. usyd-community/vitpose-base-simple) (default "
@@ -256,7 +270,7 @@ def _server_load(args: argparse.Namespace) -> int:
 
         write_text_atomically(output, json.dumps(report, indent=2) + "\n")
     account_ok = report["answered"] == plan.requests and not (report["duplicated"] or report["mismatched"])
-    return 0 if account_ok else 1
+    return EXIT_OK if account_ok else EXIT_FAILURE
 
 
 def _checked_server(url: str, protocol: str) -> None:

@@ -28,17 +28,30 @@ from ..serve.server import (
     DEFAULT_METRICS_PORT,
     DEFAULT_QUEUE_DELAY_US,
 )
-from .common import add_precision_option, add_verbose_flag, run_command
+from .common import (
+    EXIT_CODE_MEANINGS,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    add_precision_option,
+    add_verbose_flag,
+    exit_codes_help,
+    run_command,
+)
 
 #: CPU instances by default: with one, batches run one after another and the CPU idles during their Python
 #: parts (benchmarks/serve/README.md).
 DEFAULT_CPU_INSTANCES = 2
 #: Signals that stop the server gracefully.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: The exit codes vitpose-serve ends with.
+EXIT_CODES = {EXIT_OK: "stopped by SIGTERM or Ctrl-C, in-flight requests finished",
+              EXIT_FAILURE: EXIT_CODE_MEANINGS[EXIT_FAILURE] + "; requests cut off at --exit-timeout",
+              EXIT_USER_ERROR: "user error (arguments, missing or unusable files, ports in use)"}
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vitpose-serve", description=__doc__,
+    p = argparse.ArgumentParser(prog="vitpose-serve", description=__doc__, epilog=exit_codes_help(EXIT_CODES),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="pose model: engine (.engine/.plan), ONNX, checkpoint, model name "
                    "or Hugging Face Hub id (as PoseEstimator takes)")
