@@ -206,6 +206,13 @@ def test_a_missing_cache_entry_or_revision_gives_the_same_clear_error(offline):
     assert f"`hf download {NOT_CACHED} config.json model.safetensors`" in message and "similar" not in message
     with pytest.raises(vt.CheckpointError, match=f"`hf download {TINY} config.json model.safetensors --revision v2`"):
         vt.load_model(f"{TINY}@v2")
+    # The repository is cached, the revision is not: said so, and the id itself is no "similar id".
+    with pytest.raises(vt.CheckpointError) as caught:
+        vt.load_model(f"{TINY}@v2")
+    message = str(caught.value)
+    assert message.startswith(f"{TINY}@v2: this revision (or some of its files) is not in the Hugging Face cache, "
+                              f"though {TINY} is (")
+    assert TINY not in message.partition("similar id")[2]
 
 
 def test_an_unreachable_hub_without_the_model_cached_says_so(hub, monkeypatch):

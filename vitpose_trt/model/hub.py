@@ -123,12 +123,15 @@ def _not_cached_error(hub_id: HubId, exc: Exception) -> CheckpointError:
         why = f"the Hub could not be reached ({type(exc.__cause__ or exc).__name__})"
     revision = f" --revision {hub_id.revision}" if hub_id.revision else ""
     command = DOWNLOAD_COMMAND.format(repo=hub_id.repo_id, revision=revision)
-    similar = _cached_ids_like(hub_id)
+    similar = [repo for repo in _cached_ids_like(hub_id) if repo != hub_id.repo_id]
     suggestion = f"; cached models with a similar id: {', '.join(similar)}" if similar else ""
+    folder = cache_folder(hub_id)
+    missing = (f"{hub_id}: this revision (or some of its files) is not in the Hugging Face cache, though "
+               f"{hub_id.repo_id} is ({folder})" if folder.is_dir() else
+               f"{hub_id}: not in the Hugging Face cache ({folder})")
     return CheckpointError(
-        f"{hub_id}: not in the Hugging Face cache ({cache_folder(hub_id)}) and {why}; download it once where the "
-        f"Hub is reachable, into the same HF_HUB_CACHE / HF_HOME, with `{command}` (or run this again online)"
-        f"{suggestion}"
+        f"{missing} and {why}; download it once where the Hub is reachable, into the same HF_HUB_CACHE / HF_HOME, "
+        f"with `{command}` (or run this again online){suggestion}"
     )
 
 
