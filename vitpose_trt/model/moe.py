@@ -12,6 +12,7 @@ Everything here works on official-layout keys.
 from __future__ import annotations
 
 import re
+import warnings
 
 from ..dependencies import import_optional
 from ..errors import CheckpointError
@@ -51,10 +52,23 @@ def convert_state_dict(state_dict: dict, dataset: str | None) -> dict:
     """
     is_moe = part_features(state_dict) > 0
     index = _dataset_index(state_dict, dataset, is_moe)
+    split_leftovers = num_experts(state_dict) and not is_moe  # tools/model_split.py's coco file: coco only
+    if dataset is None and associate_heads(state_dict) and not split_leftovers:
+        _warn_coco_chosen(associate_heads(state_dict))
     if is_moe:
         state_dict = _expert_folded(state_dict, index, dataset or "coco")
     head = _head_selected(state_dict, index, dataset, is_moe)
     return {k: v for k, v in head.items() if not (_EXPERT_KEY.match(k) or _ASSOCIATE_KEY.match(k))}
+
+
+def _warn_coco_chosen(heads: list[int]) -> None:
+    """A UserWarning that a checkpoint with heads for several datasets runs its COCO head (and expert), because
+    no dataset was asked for: what a tool without a dataset option does, not what every user wants."""
+    by_index = {index: name for name, index in MOE_DATASET_INDEX.items()}
+    others = [by_index.get(head + 1, f"head {head + 1}") for head in heads]
+    warnings.warn(f"this checkpoint has heads for coco, {', '.join(others)}: the coco one runs (pick another with "
+                  "load_model(..., dataset=...) or vitpose-export --dataset, then use the exported file)",
+                  UserWarning, stacklevel=2)
 
 
 def _dataset_index(state_dict: dict, dataset: str | None, is_moe: bool) -> int:
