@@ -1,4 +1,5 @@
-"""The benchmark's export cache: a cached CPU int8 file made by an older recipe, or damaged, is exported again."""
+"""The benchmark's models: its export cache (a stale or damaged cached file is exported again, a checkpoint
+folder is keyed by its files) and the labels of the --model items."""
 
 from __future__ import annotations
 
@@ -60,3 +61,15 @@ def test_a_checkpoint_folder_is_keyed_by_the_files_in_it(tmp_path):
     weights.write_bytes(b"the weights of a larger model")
     assert folder.stat().st_mtime_ns == folder_times  # what the old key looked at
     assert _cache_stem(model_source(str(folder))) != before
+
+
+def test_models_of_one_name_get_labels_apart_and_repeats_run_once(tmp_path):
+    """Two checkpoints named alike (two `hf` folders) must not share a report row label or a plot line."""
+    from vitpose_trt.bench.sources import model_sources
+
+    for folder in ("a/hf", "b/hf", "c/x/hf", "d/x/hf"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "config.json").write_text("{}")
+    texts = [str(tmp_path / f) for f in ("a/hf", "b/hf", "c/x/hf", "d/x/hf")] + ["vitpose-tiny", "vitpose-tiny"]
+    assert [s.label for s in model_sources(texts)] == ["a/hf", "b/hf", "c/x/hf", "d/x/hf", "vitpose-tiny"]
+    assert [s.label for s in model_sources([str(tmp_path / "a/hf"), "vitpose-tiny"])] == ["hf", "vitpose-tiny"]

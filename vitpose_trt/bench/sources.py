@@ -7,6 +7,7 @@ openvino, an `.engine`/`.plan` on tensorrt, a checkpoint on torch (and on the ot
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,23 @@ class ModelSource:
     def fixed_backend(self) -> str | None:
         """The backend this file runs on by default, or None when any can (after export)."""
         return next(iter(self.file_backends), None)
+
+
+def model_sources(texts: list[str]) -> list[ModelSource]:
+    """`model_source` of each distinct `--model` item, in order, labelled apart: files that share a name (two
+    `hf` folders, two `model.safetensors`) are labelled with as many trailing path parts as it takes, so
+    that rows and plot lines of different models never merge."""
+    sources = [model_source(text) for text in dict.fromkeys(texts)]
+    labels = [source.label for source in sources]
+    files = [source.path is not None and source.label == source.path.name for source in sources]  # not Hub ids
+    for parts in range(2, 1 + max((len(s.path.resolve().parts) for s, file in zip(sources, files) if file),
+                                  default=0)):
+        clashing = {label for label in labels if labels.count(label) > 1}
+        if not clashing:
+            break
+        labels = [str(Path(*s.path.resolve().parts[-parts:])) if file and label in clashing else label
+                  for s, file, label in zip(sources, files, labels)]
+    return [dataclasses.replace(source, label=label) for source, label in zip(sources, labels)]
 
 
 def model_source(text: str) -> ModelSource:

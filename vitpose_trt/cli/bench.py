@@ -194,7 +194,7 @@ def _bench(args: argparse.Namespace) -> int:
     from ..bench.artifacts import cache_dir
     from ..bench.plan import benchmark_plan
     from ..bench.run import benchmark_report
-    from ..bench.sources import model_source
+    from ..bench.sources import model_sources
     from ..bench.tables import text_table
     from ..dependencies import import_optional
     from ..gpus import gpu_visible
@@ -208,7 +208,7 @@ def _bench(args: argparse.Namespace) -> int:
         import_optional("matplotlib", "--plot")
     batches, threads = _batches(args), _threads(args)
     iters, warmup = _loop_counts(args, gpu_visible())
-    sources = [model_source(m) for m in _names(DEFAULT_MODEL if args.model is None else args.model, "--model")]
+    sources = model_sources(_names(DEFAULT_MODEL if args.model is None else args.model, "--model"))
     plan = benchmark_plan(sources, _names(args.backend, "--backend"), _names(args.precision, "--precision"), batches)
     for skip in plan.skipped:
         print(f"skipped: {skip['model']} / {skip['backend']} / {skip['precision']}: {skip['reason']}", file=sys.stderr)
