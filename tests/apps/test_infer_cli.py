@@ -208,9 +208,9 @@ def test_user_errors_exit_2_in_one_line(tiny_onnx, photo_folder, tmp_path, capsy
         "--min-box-score nan: a finite number": [model, photos, "--detections", str(tmp_path / "dets.json"),
                                                  "--min-box-score", "nan"],
         "--category-id and --min-box-score filter the boxes of --detections": [model, photos, "--category-id", "2"],
-        "notes.txt: a .onnx, .xml, .engine, .plan file expected": [model, photos, "--detector",
-                                                                   str(tmp_path / "notes.txt")],
-        "missing.onnx: no such file": [model, photos, "--detector", str(tmp_path / "missing.onnx")],
+        "notes.txt: a person detector reads .onnx, .xml, .engine, .plan files": [model, photos, "--detector",
+            str(tmp_path / "notes.txt")],
+        "missing.onnx: no such model file": [model, photos, "--detector", str(tmp_path / "missing.onnx")],
         "--resume: vitpose-tiny is a model name with random weights": ["vitpose-tiny", photos, "--resume"],
         "of --detections; a --detector's persons are filtered by --detector-threshold": [
             model, photos, "--detector", model, "--min-box-score", "0.5"],

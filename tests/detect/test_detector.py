@@ -107,9 +107,10 @@ def test_options_outside_their_range_are_refused(grid_onnx, option, value, messa
 
 def test_a_file_of_another_kind_is_not_tried_as_a_detector(tmp_path):
     (tmp_path / "dets.json").write_text("[]")
-    with pytest.raises(ConfigError, match=r"dets\.json: a \.onnx, \.xml, \.engine, \.plan file expected"):
+    with pytest.raises(EngineLoadError, match=r"dets\.json: a person detector reads \.onnx, \.xml, \.engine, \.plan "
+                                              r"files; an ONNX as Ultralytics or transformers export it"):
         vt.PersonDetector(tmp_path / "dets.json")
-    with pytest.raises(ConfigError, match=r"yolo\.onnx: no such file"):
+    with pytest.raises(EngineLoadError, match=r"yolo\.onnx: no such model file"):
         vt.PersonDetector(str(tmp_path / "yolo.onnx"))
 
 

@@ -113,7 +113,7 @@ def test_broken_onnx_file_raises_engine_load_error(tmp_path):
     with pytest.raises(EngineLoadError, match="missing.onnx: no such model file"):
         vt.PoseEstimator(tmp_path / "missing.onnx")
     (tmp_path / "hf").mkdir()
-    with pytest.raises(EngineLoadError, match="hf: the onnxruntime backend runs .onnx files; a checkpoint runs on "
+    with pytest.raises(EngineLoadError, match="hf: the onnxruntime backend reads .onnx files; a checkpoint runs on "
                                               "the torch backend, or export it first"):
         vt.PoseEstimator(tmp_path / "hf", backend="onnxruntime")
 

@@ -113,7 +113,7 @@ def test_missing_or_broken_files_raise_engine_load_error(tmp_path):
         open_backend(broken)
     checkpoint = tmp_path / "model.pth"
     checkpoint.write_bytes(b"PK\x03\x04")
-    with pytest.raises(EngineLoadError, match=r"model\.pth: the openvino backend runs \.onnx and \.xml files"):
+    with pytest.raises(EngineLoadError, match=r"model\.pth: the openvino backend reads \.onnx, \.xml files"):
         open_backend(checkpoint, "openvino")
 
 

@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..geometry import has_croppable_area
 from ..option_checks import fraction, positive_int
 from ..runtime.backends import AUTO, open_backend
+from ..runtime.backends.base import checked_model_file
 from ..runtime.devices import array_module_for
 from ..runtime.stage_timing import OnStage, StageClock, StageTimed
 from ..runtime.thread_stages import StagePerThread
@@ -44,15 +45,10 @@ DETECTOR_FILE_SUFFIXES = (ONNX_SUFFIX, OPENVINO_SUFFIX, *ENGINE_SUFFIXES)
 
 
 def checked_detector_file(path: str | Path) -> Path:
-    """`path` when it names an existing detector file (.onnx, OpenVINO .xml, .engine/.plan); else `ConfigError`
-    (a checkpoint or a JSON file is no detector, and should not be tried as one)."""
-    path = Path(path)
-    if path.suffix.lower() not in DETECTOR_FILE_SUFFIXES:
-        raise ConfigError(f"detector {path}: a {', '.join(DETECTOR_FILE_SUFFIXES)} file expected (a person detector "
-                          "ONNX, as exported by Ultralytics or transformers, or its engine)")
-    if not path.is_file():
-        raise ConfigError(f"detector {path}: no such file")
-    return path
+    """`path` when it names an existing detector file (.onnx, OpenVINO .xml, .engine/.plan); else
+    `EngineLoadError` (a checkpoint or a JSON file is no detector, and is not tried as one)."""
+    return checked_model_file(path, "a person detector", DETECTOR_FILE_SUFFIXES,
+                              "an ONNX as Ultralytics or transformers export it, or its engine")
 
 
 class Detections(NamedTuple):

@@ -84,13 +84,17 @@ class Backend(ABC):
         return f"{type(self).__name__}({model}, device={self.device}, max_batch={self.max_batch})"
 
 
-def checked_model_file(source, backend: str, suffixes: tuple[str, ...]) -> Path:
-    """`source` as the path of an existing file with one of `suffixes`, the files `backend` runs; else
-    `EngineLoadError` (a checkpoint or folder given to a file backend gets told to export it first)."""
+#: What a file backend says of a file of another kind (a checkpoint or folder, most likely).
+EXPORT_FIRST = "a checkpoint runs on the torch backend, or export it first (vitpose-export)"
+
+
+def checked_model_file(source, reader: str, suffixes: tuple[str, ...], hint: str = EXPORT_FIRST) -> Path:
+    """`source` as the path of an existing file with one of `suffixes`, the files `reader` ("the onnxruntime
+    backend") reads; else `EngineLoadError` saying so and `hint` (the file is not tried: another library's
+    error would not say what is wrong)."""
     path = Path(source)
     if path.suffix.lower() not in suffixes:
-        raise EngineLoadError(f"{path}: the {backend} backend runs {' and '.join(suffixes)} files; a checkpoint "
-                              "runs on the torch backend, or export it first (vitpose-export)")
+        raise EngineLoadError(f"{path}: {reader} reads {', '.join(suffixes)} files; {hint}")
     if not path.is_file():
         raise EngineLoadError(f"{path}: no such model file")
     return path

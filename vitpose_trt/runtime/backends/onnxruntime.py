@@ -65,7 +65,7 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, source, *, max_batch: int | None = None, threads: int | None = None, io=None):
         refused_io(io, source)
         ort = import_optional("onnxruntime", "the ONNX Runtime backend")
-        path = checked_model_file(source, self.name, (ONNX_SUFFIX,))
+        path = checked_model_file(source, f"the {self.name} backend", (ONNX_SUFFIX,))
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=session_options(ort, checked_threads(threads)),

@@ -61,7 +61,7 @@ class OpenVinoBackend(Backend):
         compile_properties(precision, threads)  # an unknown precision is refused before anything loads
         openvino = import_optional("openvino", "the OpenVINO backend")
         # Checked before OpenVINO reads it: it would try its TensorFlow and Paddle readers on anything else.
-        path = checked_model_file(source, self.name, (ONNX_SUFFIX, OPENVINO_SUFFIX))
+        path = checked_model_file(source, f"the {self.name} backend", (ONNX_SUFFIX, OPENVINO_SUFFIX))
         model = openvino_model(path)
         try:
             self.compiled, self.fp32_nodes = compiled_for_cpu(openvino, model, precision, threads, fp32_residuals)
