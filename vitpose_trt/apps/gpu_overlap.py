@@ -68,8 +68,8 @@ class GpuStages:
         return image, found, (uploaded, slot)
 
     def _on_device(self, image, slot: _Slot, stream):
-        if is_gpu_array(image):
-            return gpu_array_as_cupy(self._cp, image)
+        if is_gpu_array(image):  # contiguous for the kernels (a no-op unless reversed to RGB), on this stream
+            return self._cp.ascontiguousarray(gpu_array_as_cupy(self._cp, image))
         return slot.upload.to_device(np.ascontiguousarray(image), stream)
 
     def poses(self, image, token, boxes: np.ndarray) -> Poses:
