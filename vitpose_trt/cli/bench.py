@@ -30,6 +30,7 @@ from .common import (
     EXIT_USER_ERROR,
     add_verbose_flag,
     exit_codes_help,
+    given_flags,
     run_command,
 )
 
@@ -46,11 +47,12 @@ DEFAULT_WARMUP = {"cpu": 2, "cuda": 10}
 #: Server load test defaults: concurrent clients, requests in all, seconds before it stops sending.
 DEFAULT_CLIENTS, DEFAULT_REQUESTS, LOAD_TIME_LIMIT_S = 4, 64, 600.0
 DEFAULT_PROTOCOL, DEFAULT_LOAD_WARMUP = "grpc", 1
-#: Options (argparse dests) of one mode only: given in the other, they would be silently ignored. Their
+#: Options (flag -> argparse dest) of one mode only: given in the other, they would be silently ignored. Their
 #: defaults are None (applied where used), so that any value given shows.
-BENCH_ONLY = ("model", "backend", "precision", "batch", "iters", "threads", "pipeline", "detector", "markdown",
-              "plot", "cache_dir")
-SERVER_ONLY = ("protocol", "clients", "requests", "encode")
+BENCH_ONLY = {f"--{dest.replace('_', '-')}": dest for dest in (
+    "model", "backend", "precision", "batch", "iters", "threads", "pipeline", "detector", "markdown", "plot",
+    "cache_dir")}
+SERVER_ONLY = {f"--{dest}": dest for dest in ("protocol", "clients", "requests", "encode")}
 #: Largest batch / persons accepted (a sanity bound; engines are built for far less).
 MAX_BATCH = 4096
 
@@ -142,11 +144,6 @@ def _checked_folder(folder: Path, what: str) -> None:
         raise ConfigError(f"{what}: folder {existing} is not writable")
 
 
-def _given_flags(args: argparse.Namespace, dests: Sequence[str]) -> list[str]:
-    """The flags among the argparse `dests` that the command line gave (their defaults are None)."""
-    return [f"--{dest.replace('_', '-')}" for dest in dests if getattr(args, dest) is not None]
-
-
 def _batches(args: argparse.Namespace) -> list[int]:
     if args.pipeline and args.batch is not None:
         raise ConfigError("--batch is for model-only mode; in --pipeline mode give --persons")
@@ -187,7 +184,7 @@ def _write_outputs(report: dict, outputs: dict) -> None:
 def _bench(args: argparse.Namespace) -> int:
     if args.server is not None:
         return _server_load(args)
-    server_only = _given_flags(args, SERVER_ONLY)
+    server_only = given_flags(args, SERVER_ONLY)
     if server_only:
         raise ConfigError(f"{', '.join(server_only)}: only for --server (the load test of a running server)")
     from ..apps.interruption import interrupt_on_sigterm
@@ -245,7 +242,7 @@ def _server_load(args: argparse.Namespace) -> int:
     from ..bench.pipeline import image_for_pipeline, person_boxes
     from ..bench.server_load import LoadPlan, run_load, server_sender
 
-    bench_only = _given_flags(args, BENCH_ONLY)
+    bench_only = given_flags(args, BENCH_ONLY)
     if bench_only:
         raise ConfigError(f"{', '.join(bench_only)}: not for --server (the server runs its own model; the load "
                           "test reports to the terminal and --json)")
