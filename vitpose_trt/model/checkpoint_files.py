@@ -29,8 +29,6 @@ HF_MODEL_TYPE = "vitpose"
 #: The first bytes of what torch.save writes: a zip archive (PyTorch >= 1.6), else a pickle's PROTO opcode.
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL_OPCODE = b"\x80"
-#: Model files someone may pass where a checkpoint belongs, and the backend that runs them.
-MODEL_FILE_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".plan": "tensorrt"}
 
 
 @dataclass
@@ -151,9 +149,11 @@ def _looks_like_torch_save(path: Path) -> bool:
 
 
 def _model_file_hint(path: Path) -> str:
-    """For a model file given where a checkpoint was expected: which backend runs it."""
-    backend = MODEL_FILE_BACKENDS.get(path.suffix.lower())
-    return "" if backend is None else f"; {path.suffix} files run on the {backend} backend (backend='auto' picks it)"
+    """For a model file given where a checkpoint was expected: which backend runs it (the one `auto` picks)."""
+    from ..runtime.backends import backend_name_for  # the runtime builds on this module: imported when needed
+
+    backend = backend_name_for(path)
+    return "" if backend == "torch" else f"; {path.suffix} files run on the {backend} backend (backend='auto' picks it)"
 
 
 def _state_dict_from_object(obj, path: Path, torch) -> dict:
