@@ -63,7 +63,8 @@ def residual_adds(model) -> list[str]:
 
 
 @contextmanager
-def precision_marked(openvino, model, precision: str, fp32_residuals: bool = True) -> Iterator[tuple[object, list[str]]]:
+def precision_marked(openvino, model, precision: str,
+                     fp32_residuals: bool = True) -> Iterator[tuple[object, list[str]]]:
     """(the model to compile, names of the nodes kept in fp32) for `precision` ("fp32" | "bf16").
 
     fp32, or fp32_residuals=False, or no residual Adds: `model` itself and []. Otherwise a copy of `model`

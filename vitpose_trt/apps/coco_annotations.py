@@ -154,7 +154,8 @@ def _checked_annotations(annotations: list, path: Path) -> int:
             raise InputError(f"{where}: keypoints are not [x, y, v] * K numbers")
         if not isinstance(ann["bbox"], list) or len(ann["bbox"]) != 4 or not all(_is_number(v) for v in ann["bbox"]):
             raise InputError(f"{where}: bbox is not [x, y, width, height] numbers")
-        if not all(_is_number(ann[f]) for f in ("area", "num_keypoints")) or not isinstance(ann["iscrowd"], (int, float)):
+        if not (_is_number(ann["area"]) and _is_number(ann["num_keypoints"])
+                and isinstance(ann["iscrowd"], (int, float))):  # iscrowd: 0/1, or false/true
             raise InputError(f"{where}: area, num_keypoints and iscrowd must be numbers")
         counts.add(len(ann["keypoints"]) // VALUES_PER_KEYPOINT)
     if not counts:

@@ -106,8 +106,9 @@ def image_ids_for(names: list[str]) -> list[int]:
 class MediaSource:
     """Frames of an image file, a folder of images (sorted by name, not recursive) or a video file.
 
-    Image ids: COCO ids from COCO-style file names, the other files numbered after them (`image_ids_for`); a video's frames get their 0-based frame index. `fps` is the video's frame rate
-    (None for images); `len()` is the frame count (as the container reports it for videos).
+    Image ids: COCO ids from COCO-style file names, the other files numbered after them (`image_ids_for`);
+    a video's frames get their 0-based frame index. `fps` is the video's frame rate (None for images);
+    `len()` is the frame count (as the container reports it for videos).
     """
 
     def __init__(self, path: str | Path):

@@ -1,9 +1,9 @@
 """ONNX files the benchmark needs, exported once into a cache folder by the export library.
 
 Named models get seeded random weights (speed does not depend on the values); checkpoints are keyed by
-their path and the size and modification time of their files. What counts as cached, the lock that keeps two runs from exporting
-at once and the accuracy reports beside the files are the export library's (`export_precision` with
-`reuse_current`, `recipes.is_current`), the same as for `vitpose-export`.
+their path and the size and modification time of their files. What counts as cached, the lock that keeps
+two runs from exporting at once and the accuracy reports beside the files are the export library's
+(`export_precision` with `reuse_current`, `recipes.is_current`), the same as for `vitpose-export`.
 """
 
 from __future__ import annotations

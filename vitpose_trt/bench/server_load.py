@@ -58,9 +58,8 @@ def run_load(make_sender: Callable[[], Sender], image: np.ndarray, boxes: np.nda
     """Run `plan` with one `make_sender()` per client thread; returns the load report (see `load_report`).
 
     A request that fails (a `VitPoseError`: refused, or the server unreachable) counts as failed and the run
-    goes on. An
-    error while a client starts (making its sender, its warm-up requests) stops every client and is raised
-    here, as is any other error of a client thread.
+    goes on. An error while a client starts (making its sender, its warm-up requests) stops every client and
+    is raised here, as is any other error of a client thread.
     """
     run = _LoadRun(plan, image, boxes)
     threads = [threading.Thread(target=run.client, args=(make_sender,), daemon=True) for _ in range(plan.clients)]

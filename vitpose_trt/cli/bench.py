@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", help="untimed calls per case first (default 2 on a CPU, 10 with a GPU); with "
                    f"--server, requests per client before the timed ones (default {DEFAULT_LOAD_WARMUP})")
     p.add_argument("--threads", help="CPU threads for the backends and the matmul peak (default: usable cores)")
-    p.add_argument("--pipeline", action="store_true", default=None, help="time image + boxes -> keypoints, stage by stage")
+    p.add_argument("--pipeline", action="store_true", default=None,
+                   help="time image + boxes -> keypoints, stage by stage")
     p.add_argument("--persons", help=f"comma-separated persons per frame, pipeline mode (default {DEFAULT_BATCHES})")
     p.add_argument("--image", help="pipeline mode: image file (default: scikit-image's astronaut photo)")
     p.add_argument("--detector", metavar="DET", help="pipeline mode: also run this person detector (.onnx or "
@@ -82,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write a PNG plot of throughput vs batch here")
     s = p.add_argument_group("server load test (--server)")
     s.add_argument("--server", metavar="URL", help="host:port of a running pose server's gRPC (or --protocol http) port")
-    s.add_argument("--protocol", choices=("grpc", "http"), help=f"the server port's protocol (default {DEFAULT_PROTOCOL})")
+    s.add_argument("--protocol", choices=("grpc", "http"),
+                   help=f"the server port's protocol (default {DEFAULT_PROTOCOL})")
     s.add_argument("--clients", help=f"concurrent clients (default {DEFAULT_CLIENTS})")
     s.add_argument("--requests", help=f"requests in all (default {DEFAULT_REQUESTS})")
     s.add_argument("--encode", choices=(".jpg", ".png"), help="send the image as JPEG/PNG bytes (default: raw pixels)")

@@ -1,4 +1,5 @@
-"""PoseEstimator and its backends (onnxruntime, openvino, torch, torch-cuda, tensorrt); each backend loads its library lazily."""
+"""PoseEstimator and its backends (onnxruntime, openvino, torch, torch-cuda, tensorrt); each backend loads its
+library lazily."""
 
 from .estimator import PoseEstimator
 from .poses import Poses
